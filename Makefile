@@ -1,0 +1,114 @@
+# ctr — build, install, test.  `make deps` installs packages.txt; `make`
+# builds every tool; `make check` runs the whole suite.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
+DESTDIR ?=
+
+CC ?= cc
+BUILD ?= build
+PKGS := jansson libarchive libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CPPFLAGS += -D_FILE_OFFSET_BITS=64 -Ilib
+ALL_CFLAGS = $(WARN) -std=gnu11 -fno-strict-aliasing $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lpthread
+
+TOOLS := ctr-image
+LIB_SRC := $(wildcard lib/core/*.c lib/image/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MAN1 := $(wildcard man/man1/*.1)
+MAN5 := $(wildcard man/man5/*.5)
+MAN7 := $(wildcard man/man7/*.7)
+
+all: $(TOOLS:%=$(BUILD)/bin/%) $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libctr.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/bin/%.o $(BUILD)/libctr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libctr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PRECIOUS: $(BUILD)/%.o
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (it calls apt-get)" >&2; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  $$(grep -v '^#' packages.txt) >/dev/null
+	@echo "make deps: installed $$(grep -vc '^#' packages.txt) packages"
+
+check: all
+	@tests/run-all.sh $(BUILD)
+
+# AddressSanitizer + UBSan build in its own tree, then the same suite.
+asan:
+	$(MAKE) BUILD=build-asan CC=gcc \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  tests/run-all.sh build-asan
+
+# The suite with every ctr tool run under valgrind's memcheck.
+valgrind: all
+	CTR_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	  tests/run-all.sh $(BUILD)
+
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -g -O1
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -O1 -Wno-unused-command-line-argument" \
+	  build-fuzz/libctr.a
+	@mkdir -p build-fuzz/fuzz
+	for t in $(FUZZ_TARGETS); do \
+	  clang $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o build-fuzz/fuzz/$$t tests/fuzz/$$t.c \
+	    build-fuzz/libctr.a $(PKG_LIBS) -lpthread || exit 1; done
+
+# Long fuzzing, separate from `make check`: FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 600
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; done
+
+bench: all
+	bench/unpack.sh
+
+demo: all
+	examples/base-image.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0755 $(TOOLS:%=$(BUILD)/bin/%) $(DESTDIR)$(BINDIR)/
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	for t in $(TOOLS); do \
+	  [ -f completions/bash/$$t ] && install -m 0644 completions/bash/$$t $(DESTDIR)$(BASHCOMPDIR)/$$t; \
+	  [ -f completions/zsh/_$$t ] && install -m 0644 completions/zsh/_$$t $(DESTDIR)$(ZSHCOMPDIR)/_$$t; \
+	done; true
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all deps check asan valgrind fuzz fuzz-build bench demo install clean

@@ -1,0 +1,219 @@
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "log.h"
+
+int ctr_cli_common(struct ctr_cli *cli, int opt, const char *arg) {
+  switch (opt) {
+  case CTR_OPT_ROOT:
+    cli->root_opt = arg;
+    return 1;
+  case CTR_OPT_RUNDIR:
+    cli->rundir_opt = arg;
+    return 1;
+  case CTR_OPT_DEBUG:
+    cli->debug = true;
+    ctr_log_init(cli->prog, true);
+    return 1;
+  case CTR_OPT_HELP:
+    cli->help = true;
+    return 1;
+  case CTR_OPT_VERSION:
+    cli->version = true;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int ctr_cli_done(struct ctr_cli *cli) {
+  if (cli->help) {
+    fputs(cli->usage, stdout);
+    return 1;
+  }
+  if (cli->version) {
+    printf("%s version %s\n%s\n", cli->prog, CTR_VERSION,
+           cli->features ? cli->features : "");
+    return 1;
+  }
+  return 0;
+}
+
+int ctr_cli_bad_option(const struct ctr_cli *cli, int argc, char **argv,
+                       ctr_err *err) {
+  const char *bad = (optind > 0 && optind <= argc) ? argv[optind - 1] : "?";
+  (void)cli;
+  if (optopt != 0 && optopt < 0x80)
+    return ctr_usage(err, "invalid option -%c (see --help)", optopt);
+  return ctr_usage(err, "invalid option or missing argument: %s (see --help)",
+                   bad);
+}
+
+int ctr_cli_format(const char *arg, bool *json, ctr_err *err) {
+  if (strcmp(arg, "json") == 0)
+    *json = true;
+  else if (strcmp(arg, "table") == 0)
+    *json = false;
+  else
+    return ctr_usage(err, "unknown --format '%s' (json or table)", arg);
+  return 0;
+}
+
+int ctr_cli_paths(const struct ctr_cli *cli, struct ctr_paths *paths,
+                  ctr_err *err) {
+  return ctr_paths_init(paths, cli->root_opt, cli->rundir_opt, err);
+}
+
+struct ctr_table {
+  int ncols;
+  size_t nrows, cap;
+  char **cells; /* row-major, nrows * ncols, row 0 is the header */
+};
+
+struct ctr_table *ctr_table_new(int ncols, const char *const *headers) {
+  struct ctr_table *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  t->ncols = ncols;
+  if (ctr_table_row(t, headers) < 0) {
+    ctr_table_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+int ctr_table_row(struct ctr_table *t, const char *const *cells) {
+  if (t->nrows == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    char **n = realloc(t->cells, cap * (size_t)t->ncols * sizeof(char *));
+    if (n == NULL)
+      return -1;
+    t->cells = n;
+    t->cap = cap;
+  }
+  for (int c = 0; c < t->ncols; c++) {
+    char *s = strdup(cells[c] ? cells[c] : "");
+    if (s == NULL) {
+      for (int k = 0; k < c; k++)
+        free(t->cells[t->nrows * (size_t)t->ncols + (size_t)k]);
+      return -1;
+    }
+    t->cells[t->nrows * (size_t)t->ncols + (size_t)c] = s;
+  }
+  t->nrows++;
+  return 0;
+}
+
+void ctr_table_print(struct ctr_table *t, FILE *out) {
+  size_t width[32] = {0};
+  int ncols = t->ncols < 32 ? t->ncols : 32;
+  for (size_t r = 0; r < t->nrows; r++)
+    for (int c = 0; c < ncols; c++) {
+      size_t w = strlen(t->cells[r * (size_t)t->ncols + (size_t)c]);
+      if (w > width[c])
+        width[c] = w;
+    }
+  for (size_t r = 0; r < t->nrows; r++) {
+    for (int c = 0; c < ncols; c++) {
+      const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+      if (c == ncols - 1)
+        fprintf(out, "%s\n", s);
+      else
+        fprintf(out, "%-*s   ", (int)width[c], s);
+    }
+  }
+}
+
+void ctr_table_free(struct ctr_table *t) {
+  if (t == NULL)
+    return;
+  for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+    free(t->cells[i]);
+  free(t->cells);
+  free(t);
+}
+
+void ctr_human_size(double bytes, char *out, size_t len) {
+  static const char *units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  int u = 0;
+  while (bytes >= 1000.0 && u < 5) {
+    bytes /= 1000.0;
+    u++;
+  }
+  if (u == 0)
+    snprintf(out, len, "%.0f%s", bytes, units[u]);
+  else
+    snprintf(out, len, "%.3g%s", bytes, units[u]);
+}
+
+int ctr_parse_rfc3339(const char *s, time_t *out) {
+  struct tm tm;
+  const char *p;
+  long off = 0;
+  memset(&tm, 0, sizeof(tm));
+  p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (p == NULL)
+    return -1;
+  if (*p == '.') {
+    p++;
+    while (*p >= '0' && *p <= '9')
+      p++;
+  }
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int hh, mm;
+    if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+      return -1;
+    off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
+    p += 6;
+  } else {
+    return -1;
+  }
+  if (*p != '\0')
+    return -1;
+  *out = timegm(&tm) - off;
+  return 0;
+}
+
+void ctr_format_rfc3339(time_t secs, long nsec, char *out, size_t len) {
+  struct tm tm;
+  char base[32];
+  gmtime_r(&secs, &tm);
+  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (nsec > 0)
+    snprintf(out, len, "%s.%09ldZ", base, nsec);
+  else
+    snprintf(out, len, "%sZ", base);
+}
+
+void ctr_human_ago(const char *rfc3339, time_t now, char *out, size_t len) {
+  time_t t;
+  long d;
+  if (rfc3339 == NULL || ctr_parse_rfc3339(rfc3339, &t) < 0) {
+    snprintf(out, len, "%s", "");
+    return;
+  }
+  d = (long)(now - t);
+  if (d < 0)
+    snprintf(out, len, "%s", "in the future");
+  else if (d < 60)
+    snprintf(out, len, "%s", d < 2 ? "About a second ago" : "Less than a minute ago");
+  else if (d < 3600)
+    snprintf(out, len, "%ld minute%s ago", d / 60, d / 60 == 1 ? "" : "s");
+  else if (d < 86400 * 2)
+    snprintf(out, len, "%ld hour%s ago", d / 3600, d / 3600 == 1 ? "" : "s");
+  else if (d < 86400L * 14)
+    snprintf(out, len, "%ld days ago", d / 86400);
+  else if (d < 86400L * 60)
+    snprintf(out, len, "%ld weeks ago", d / (86400L * 7));
+  else if (d < 86400L * 365 * 2)
+    snprintf(out, len, "%ld months ago", d / (86400L * 30));
+  else
+    snprintf(out, len, "%ld years ago", d / (86400L * 365));
+}

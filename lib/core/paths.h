@@ -1,0 +1,21 @@
+/* Where the layout lives: $CTR_ROOT (persistent) and $CTR_RUNDIR
+ * (volatile), from --root/--rundir, the environment, or the defaults. */
+#ifndef CTR_CORE_PATHS_H
+#define CTR_CORE_PATHS_H
+
+#include "error.h"
+
+struct ctr_paths {
+  char *root;   /* absolute */
+  char *rundir; /* absolute */
+};
+
+/* Resolve root and rundir (options win over the environment, which wins
+ * over the defaults). Creates neither. */
+int ctr_paths_init(struct ctr_paths *p, const char *root_opt,
+                   const char *rundir_opt, ctr_err *err);
+void ctr_paths_free(struct ctr_paths *p);
+/* Make sure root/sub exists (mkdir -p, mode 0700 for new dirs) and open it. */
+int ctr_paths_open(const char *base, const char *sub, ctr_err *err);
+
+#endif
