@@ -191,13 +191,9 @@ int ctr_rm_rf(int dirfd, const char *name, ctr_err *err) {
   return rm_rf_at(dirfd, name, err);
 }
 
-int ctr_read_file(int dirfd, const char *path, size_t max, char **out,
-                  size_t *len, ctr_err *err) {
-  cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+int ctr_read_fd(int fd, size_t max, char **out, size_t *len, ctr_err *err) {
   cleanup_free char *buf = NULL;
   size_t used = 0, cap = 0;
-  if (fd < 0)
-    return ctr_fail(err, errno, "open %s", path);
   for (;;) {
     ssize_t n;
     if (used + 1 >= cap) {
@@ -205,25 +201,35 @@ int ctr_read_file(int dirfd, const char *path, size_t max, char **out,
       cap = cap ? cap * 2 : 4096;
       nb = realloc(buf, cap);
       if (nb == NULL)
-        return ctr_fail(err, ENOMEM, "read %s", path);
+        return ctr_fail(err, ENOMEM, "read");
       buf = nb;
     }
     n = read(fd, buf + used, cap - used - 1);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return ctr_fail(err, errno, "read %s", path);
+      return ctr_fail(err, errno, "read");
     }
     if (n == 0)
       break;
     used += (size_t)n;
     if (used > max)
-      return ctr_fail(err, EFBIG, "read %s", path);
+      return ctr_fail(err, EFBIG, "read");
   }
   buf[used] = '\0';
   *out = ctr_steal(buf);
   if (len)
     *len = used;
+  return 0;
+}
+
+int ctr_read_file(int dirfd, const char *path, size_t max, char **out,
+                  size_t *len, ctr_err *err) {
+  cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return ctr_fail(err, errno, "open %s", path);
+  if (ctr_read_fd(fd, max, out, len, err) < 0)
+    return ctr_wrap(err, "%s", path);
   return 0;
 }
 

@@ -24,6 +24,8 @@ int ctr_rm_rf(int dirfd, const char *name, ctr_err *err);
 /* Read a whole (small) file; *out is NUL-terminated and owned by caller. */
 int ctr_read_file(int dirfd, const char *path, size_t max, char **out,
                   size_t *len, ctr_err *err);
+/* Read all of fd (at most max bytes). */
+int ctr_read_fd(int fd, size_t max, char **out, size_t *len, ctr_err *err);
 /* A unique temp name "prefix.XXXXXX" created with mkdtemp/mkstemp under
  * dirfd; returns the fd (file) or 0 (dir) and the name in *name. */
 int ctr_mkstemp_at(int dirfd, const char *prefix, char **name, ctr_err *err);

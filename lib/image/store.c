@@ -89,6 +89,7 @@ struct image_blob_writer {
   char *tmp;
   ctr_sha256 *hash;
   off_t size;
+  char digest[CTR_DIGEST_LEN + 1]; /* set by finish */
 };
 
 int image_blob_begin(struct image_store *s, struct image_blob_writer **out,
@@ -142,47 +143,66 @@ void image_blob_abort(struct image_blob_writer *w) {
   free(w);
 }
 
-int image_blob_commit(struct image_blob_writer *w, const char *expected,
-                      off_t expected_size, char digest[CTR_DIGEST_LEN + 1],
-                      off_t *size, ctr_err *err) {
-  char got[CTR_DIGEST_LEN + 1];
-  ctr_sha256_final(w->hash, got);
+int image_blob_finish(struct image_blob_writer *w, const char *expected,
+                      off_t expected_size, ctr_err *err) {
+  ctr_sha256_final(w->hash, w->digest);
   w->hash = NULL;
-  if (expected != NULL && strcmp(got, expected) != 0) {
-    ctr_fail(err, 0, "blob %s: digest mismatch (got %s)", expected, got);
+  if (expected != NULL && strcmp(w->digest, expected) != 0)
+    return ctr_fail(err, 0, "blob %s: digest mismatch (got %s)", expected,
+                    w->digest);
+  if (expected_size >= 0 && w->size != expected_size)
+    return ctr_fail(err, 0, "blob %s: size %lld, expected %lld", w->digest,
+                    (long long)w->size, (long long)expected_size);
+  if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
+    return ctr_fail(err, errno, "write blob %s", w->digest);
+  return 0;
+}
+
+int image_blob_publish(struct image_blob_writer *w, ctr_err *err) {
+  if (renameat(w->s->blobs_fd, w->tmp, w->s->blobs_fd,
+               ctr_digest_hex(w->digest)) < 0) {
+    ctr_fail(err, errno, "store blob %s", w->digest);
     image_blob_abort(w);
     return -1;
   }
-  if (expected_size >= 0 && w->size != expected_size) {
-    ctr_fail(err, 0, "blob %s: size %lld, expected %lld", got,
-             (long long)w->size, (long long)expected_size);
-    image_blob_abort(w);
-    return -1;
-  }
-  if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0) {
-    ctr_fail(err, errno, "write blob %s", got);
-    image_blob_abort(w);
-    return -1;
-  }
-  if (renameat(w->s->blobs_fd, w->tmp, w->s->blobs_fd, ctr_digest_hex(got)) < 0) {
-    ctr_fail(err, errno, "store blob %s", got);
-    image_blob_abort(w);
-    return -1;
-  }
-  if (fsync(w->s->blobs_fd) < 0) {
-    ctr_fail(err, errno, "fsync blobs");
-    free(w->tmp);
-    w->tmp = NULL;
-    image_blob_abort(w);
-    return -1;
-  }
-  if (digest != NULL)
-    memcpy(digest, got, sizeof(got));
-  if (size != NULL)
-    *size = w->size;
   free(w->tmp);
   w->tmp = NULL;
   image_blob_abort(w);
+  return 0;
+}
+
+const char *image_blob_digest(const struct image_blob_writer *w) {
+  return w->digest;
+}
+
+off_t image_blob_size(const struct image_blob_writer *w) { return w->size; }
+
+int image_blob_reopen(const struct image_blob_writer *w, ctr_err *err) {
+  int fd = openat(w->s->blobs_fd, w->tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return ctr_fail(err, errno, "reopen staged blob %s", w->digest);
+  return fd;
+}
+
+int image_blob_commit(struct image_blob_writer *w, const char *expected,
+                      off_t expected_size, char digest[CTR_DIGEST_LEN + 1],
+                      off_t *size, ctr_err *err) {
+  char d[CTR_DIGEST_LEN + 1];
+  off_t n = w->size;
+  struct image_store *s = w->s;
+  if (image_blob_finish(w, expected, expected_size, err) < 0) {
+    image_blob_abort(w);
+    return -1;
+  }
+  memcpy(d, w->digest, sizeof(d));
+  if (image_blob_publish(w, err) < 0)
+    return -1;
+  if (ctr_fsync_dir(s->blobs_fd, err) < 0)
+    return -1;
+  if (digest != NULL)
+    memcpy(digest, d, sizeof(d));
+  if (size != NULL)
+    *size = n;
   return 0;
 }
 

@@ -44,10 +44,17 @@ int image_blob_commit(struct image_blob_writer *w, const char *expected,
                       off_t *size, ctr_err *err);
 /* Discard a writer and its temp file; NULL is fine. */
 void image_blob_abort(struct image_blob_writer *w);
-/* Commit digest computed so far without renaming: for callers that must
- * check content before it becomes visible. Returns the digest in out. */
-void image_blob_peek_digest(const struct image_blob_writer *w,
-                            char out[CTR_DIGEST_LEN + 1]);
+/* Staging, for imports that must check everything before anything is
+ * visible: finish verifies and fsyncs the temp file but keeps it hidden;
+ * publish renames it into place (the caller fsyncs blobs_fd once after a
+ * batch) and frees w. expected may be NULL, expected_size -1. */
+int image_blob_finish(struct image_blob_writer *w, const char *expected,
+                      off_t expected_size, ctr_err *err);
+int image_blob_publish(struct image_blob_writer *w, ctr_err *err);
+/* After finish: the digest, size and an fd to read the staged bytes. */
+const char *image_blob_digest(const struct image_blob_writer *w);
+off_t image_blob_size(const struct image_blob_writer *w);
+int image_blob_reopen(const struct image_blob_writer *w, ctr_err *err);
 /* Store a whole buffer as a blob. */
 int image_blob_put(struct image_store *s, const void *buf, size_t len,
                    char digest[CTR_DIGEST_LEN + 1], ctr_err *err);

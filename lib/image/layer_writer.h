@@ -1,0 +1,29 @@
+/* Making a gzip layer blob from an uncompressed tar stream: the bytes are
+ * hashed (the diff_id) and compressed into a staged blob in one pass. */
+#ifndef CTR_IMAGE_LAYER_WRITER_H
+#define CTR_IMAGE_LAYER_WRITER_H
+
+#include <stddef.h>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "store.h"
+
+struct layer_writer;
+
+int layer_writer_begin(struct image_store *s, struct layer_writer **lw,
+                       ctr_err *err);
+int layer_writer_write(struct layer_writer *lw, const void *buf, size_t len,
+                       ctr_err *err);
+/* Finish the stream; hands back the staged (unpublished) blob writer and
+ * the diff_id, and frees lw. */
+int layer_writer_finish(struct layer_writer *lw, struct image_blob_writer **blob,
+                        char diff_id[CTR_DIGEST_LEN + 1], ctr_err *err);
+void layer_writer_abort(struct layer_writer *lw);
+
+/* Copy a (possibly compressed) tar from fd into a new gzip layer. */
+int layer_from_tar_fd(struct image_store *s, int fd, const char *what,
+                      struct image_blob_writer **blob,
+                      char diff_id[CTR_DIGEST_LEN + 1], ctr_err *err);
+
+#endif
