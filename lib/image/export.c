@@ -250,6 +250,8 @@ int image_export(struct image_store *s, const struct image *img,
     return ctr_fail(err, ENOMEM, "export");
   if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
+      /* Same bytes to a file or a pipe: libarchive pads only pipes. */
+      archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
       archive_write_open_fd(a, fd) != ARCHIVE_OK) {
     ctr_fail(err, 0, "export: %s", archive_error_string(a));
     archive_write_free(a);

@@ -745,6 +745,8 @@ int image_import(struct image_store *s, const char *path,
   ret = import_plan_commit(&p, o->force, out, nout, err);
 out:
   import_plan_free(&p);
+  if (ret < 0 && err != NULL && *err != NULL && (*err)->exit == 2)
+    return -1; /* usage errors speak for themselves */
   if (ret < 0 && path != NULL && o->from_host == NULL)
     return ctr_wrap(err, "import %s", path);
   if (ret < 0 && o->from_host != NULL)

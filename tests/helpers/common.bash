@@ -1,0 +1,53 @@
+# Shared by every tests/*.bats: `load helpers/common` in each file.
+# The tools under test are on PATH (tests/run-all.sh puts wrappers there,
+# which add CTR_TEST_WRAPPER such as valgrind in front of the real binary).
+
+bats_require_minimum_version 1.5.0
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+TESTS_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
+export TESTS_DIR
+if ! command -v ctr-image >/dev/null 2>&1; then
+  PATH="$TESTS_DIR/../build/bin:$PATH"
+fi
+
+# A private store for one test; removed by bats with BATS_TEST_TMPDIR.
+setup_store() {
+  export CTR_ROOT="$BATS_TEST_TMPDIR/root"
+  export CTR_RUNDIR="$BATS_TEST_TMPDIR/run"
+}
+
+# Skip, naming what is missing (runc's `requires`).
+requires() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || skip "requires $c"
+  done
+}
+
+# Every path in the store with type, mode, owner, size and a content hash:
+# two listings are equal when the store is byte-for-byte the same.
+store_listing() {
+  local root=${1:-$CTR_ROOT}
+  (cd "$root" && find . -printf '%p %y %m %U:%G %s\n' | LC_ALL=C sort) 
+  (cd "$root" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
+}
+
+# The base image, once per test (it is fast and reproducible).
+import_busybox() {
+  run ctr-image import --from-host busybox
+  assert_success
+}
+
+# Manifest digest of a stored name, straight from index.json.
+index_digest() {
+  jq -r --arg n "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' \
+    "$CTR_ROOT/images/index.json"
+}
+
+# Read a blob of the store by digest.
+blob() {
+  cat "$CTR_ROOT/images/blobs/sha256/${1#sha256:}"
+}
