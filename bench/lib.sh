@@ -3,9 +3,12 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #   bench_init                     # temp dir, cleanup trap, RSS meter
-#   bench_tmpfs 2g                 # a tmpfs at $BENCH_TMP (unmounted at exit)
-#   bench_run NAME RUNS PREP CMD…  # PREP (a shell function, or :) runs untimed
-#                                  # before each timed CMD
+#   bench_tmpfs 2g                 # a tmpfs at $BENCH_FS (unmounted at exit)
+#   bench_once NAME PREP CMD…      # one timed run of CMD, recorded under NAME;
+#                                  # PREP (a shell function, or :) runs untimed
+#                                  # first. Interleave cases round by round so
+#                                  # the machine's noise hits them alike.
+#   bench_run NAME RUNS PREP CMD…  # RUNS × bench_once
 #   bench_median NAME              # median wall seconds of NAME's runs
 #   bench_rss NAME                 # peak RSS (KiB) over NAME's runs, or n/a
 #   bench_ratio A B                # A/B with two decimals
@@ -15,6 +18,7 @@
 # Progress goes to stderr, results are for the caller to print on stdout.
 
 BENCH_TMP=""
+BENCH_FS=""
 BENCH_MOUNTS=()        # unmounted at exit, last first
 BENCH_EXIT_HOOKS=()    # run at exit, last first
 BENCH_RSS_TOOL=""      # how peak RSS is measured: gnu-time, wrapper or none
@@ -97,14 +101,16 @@ EOF
   fi
 }
 
-# bench_tmpfs SIZE [DIR]: mount a tmpfs (default: on $BENCH_TMP itself).
+# bench_tmpfs SIZE: mount a tmpfs of at most SIZE at $BENCH_FS
+# ($BENCH_TMP/fs); its pages are only taken as files are written.
 bench_tmpfs() {
-  local size=$1 dir=${2:-$BENCH_TMP}
+  local size=$1
   ((EUID == 0)) || bench_die "mounting a tmpfs needs root"
-  mkdir -p "$dir"
-  mount -t tmpfs -o "size=$size,mode=0755" ctr-bench "$dir" ||
-    bench_die "cannot mount a tmpfs on $dir"
-  BENCH_MOUNTS+=("$dir")
+  BENCH_FS=$BENCH_TMP/fs
+  mkdir -p "$BENCH_FS"
+  mount -t tmpfs -o "size=$size,mode=0755" ctr-bench "$BENCH_FS" ||
+    bench_die "cannot mount a tmpfs on $BENCH_FS"
+  BENCH_MOUNTS+=("$BENCH_FS")
 }
 
 # bench_mount ARGS… DIR: any other mount, unmounted at exit.
@@ -148,17 +154,23 @@ bench_time_once() {
   fi
 }
 
-# bench_run NAME RUNS PREP CMD…: PREP (untimed) then CMD, RUNS times.
+# bench_once NAME PREP CMD…: PREP (untimed), then one timed run of CMD.
+bench_once() {
+  local name=$1 prep=$2
+  shift 2
+  "$prep"
+  bench_time_once "$@"
+  BENCH_WALL[$name]+="$BENCH_LAST_WALL "
+  BENCH_MAXRSS[$name]+="$BENCH_LAST_RSS "
+  bench_log "  $name: ${BENCH_LAST_WALL}s, ${BENCH_LAST_RSS} KiB"
+}
+
+# bench_run NAME RUNS PREP CMD…: RUNS × bench_once, back to back.
 bench_run() {
   local name=$1 runs=$2 prep=$3 i
   shift 3
-  BENCH_WALL[$name]="" BENCH_MAXRSS[$name]=""
   for ((i = 1; i <= runs; i++)); do
-    "$prep"
-    bench_time_once "$@"
-    BENCH_WALL[$name]+="$BENCH_LAST_WALL "
-    BENCH_MAXRSS[$name]+="$BENCH_LAST_RSS "
-    bench_log "  $name run $i/$runs: ${BENCH_LAST_WALL}s, ${BENCH_LAST_RSS} KiB"
+    bench_once "$name" "$prep" "$@"
   done
 }
 

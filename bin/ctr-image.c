@@ -74,10 +74,10 @@ struct ctx {
   bool store_open;
 };
 
-static int open_store(struct ctx *c, bool gc_exclusive, ctr_err *err) {
+static int open_store(struct ctx *c, enum image_store_mode mode, ctr_err *err) {
   if (ctr_cli_paths(&c->cli, &c->paths, err) < 0)
     return -1;
-  if (image_store_open(&c->store, &c->paths, gc_exclusive, err) < 0)
+  if (image_store_open(&c->store, &c->paths, mode, err) < 0)
     return -1;
   c->store_open = true;
   return 0;
@@ -172,7 +172,7 @@ static int cmd_import(struct ctx *c, int argc, char **argv, ctr_err *err) {
       return ctr_usage(err, "import needs one FILE or - (see --help)");
     path = argv[optind];
   }
-  if (open_store(c, false, err) < 0 ||
+  if (open_store(c, STORE_WRITE, err) < 0 ||
       image_import(&c->store, path, &o, &res, &n, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++) {
@@ -226,7 +226,7 @@ static int cmd_export(struct ctx *c, int argc, char **argv, ctr_err *err) {
       return ctr_usage(err, "refusing to write an archive to a terminal (use -o FILE)");
     out = NULL;
   }
-  if (open_store(c, false, err) < 0 || image_resolve(&c->store, ref, &img, err) < 0)
+  if (open_store(c, STORE_READ, err) < 0 || image_resolve(&c->store, ref, &img, err) < 0)
     return -1;
   if (out != NULL) {
     /* A temp file beside the target, renamed when whole: a failed export
@@ -292,7 +292,7 @@ static int cmd_ls(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return 0;
   if (optind != argc)
     return ctr_usage(err, "ls takes no arguments");
-  if (open_store(c, false, err) < 0 || image_index_load(&c->store, &index, err) < 0)
+  if (open_store(c, STORE_READ, err) < 0 || image_index_load(&c->store, &index, err) < 0)
     return -1;
   json_array_foreach(json_object_get(index, "manifests"), i, d) {
     struct image img = {0};
@@ -417,7 +417,7 @@ static int cmd_inspect(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return 0;
   if (optind >= argc)
     return ctr_usage(err, "inspect needs at least one NAME");
-  if (open_store(c, false, err) < 0)
+  if (open_store(c, STORE_READ, err) < 0)
     return -1;
   for (int i = optind; i < argc; i++) {
     struct image img = {0};
@@ -466,7 +466,7 @@ static int cmd_tag(struct ctx *c, int argc, char **argv, ctr_err *err) {
   image_ref_free(&r);
   if (name == NULL)
     return ctr_usage(err, "%s: a name needs a tag, not a digest", argv[optind + 1]);
-  if (open_store(c, false, err) < 0)
+  if (open_store(c, STORE_WRITE, err) < 0)
     return -1;
   lock = image_index_lock(&c->store, err);
   if (lock < 0 || image_resolve(&c->store, argv[optind], &img, err) < 0 ||
@@ -539,7 +539,7 @@ static int cmd_rm(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return 0;
   if (optind >= argc)
     return ctr_usage(err, "rm needs at least one NAME");
-  if (open_store(c, true, err) < 0)
+  if (open_store(c, STORE_GC, err) < 0)
     return -1;
   lock = image_index_lock(&c->store, err);
   if (lock < 0)
@@ -596,7 +596,7 @@ static int cmd_prune(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return 0;
   if (optind != argc)
     return ctr_usage(err, "prune takes no arguments");
-  if (open_store(c, true, err) < 0)
+  if (open_store(c, STORE_GC, err) < 0)
     return -1;
   lock = image_index_lock(&c->store, err);
   if (lock < 0 || image_index_load(&c->store, &index, err) < 0 ||
@@ -635,7 +635,7 @@ static int cmd_history(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return 0;
   if (argc - optind != 1)
     return ctr_usage(err, "history needs one NAME");
-  if (open_store(c, false, err) < 0 || image_resolve(&c->store, argv[optind], &img, err) < 0)
+  if (open_store(c, STORE_READ, err) < 0 || image_resolve(&c->store, argv[optind], &img, err) < 0)
     return -1;
   hist = json_object_get(img.config, "history");
   layers = json_object_get(img.manifest, "layers");
@@ -696,7 +696,7 @@ static int cmd_unpack(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return 0;
   if (argc - optind != 1)
     return ctr_usage(err, "unpack needs one NAME");
-  if (open_store(c, false, err) < 0 || image_resolve(&c->store, argv[optind], &img, err) < 0)
+  if (open_store(c, STORE_WRITE, err) < 0 || image_resolve(&c->store, argv[optind], &img, err) < 0)
     return -1;
   ret = image_unpack(&c->store, &img, &dirs, &n, err);
   image_free(&img);

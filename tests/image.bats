@@ -334,3 +334,16 @@ setup() {
   assert_failure 2
   assert_output "ctr-image: unknown host image 'alpine' (known: busybox)"
 }
+
+@test "looking at a store that does not exist creates nothing" {
+  run ctr-image ls
+  assert_success
+  assert_output --regexp '^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$'
+  run ctr-image inspect busybox
+  assert_failure 1
+  run ctr-image history busybox
+  assert_failure 1
+  run ctr-image prune
+  assert_success
+  [ ! -e "$CTR_ROOT" ]
+}

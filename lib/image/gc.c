@@ -130,6 +130,10 @@ int image_gc(struct image_store *s, json_t *index, bool drop_dangling,
   size_t i;
 
   memset(r, 0, sizeof(*r));
+  if (s->missing) {
+    r->deleted_manifests = json_array();
+    return 0;
+  }
   if (drop_dangling) {
     for (i = json_array_size(manifests); i-- > 0;) {
       json_t *ann = json_object_get(json_array_get(manifests, i), "annotations");

@@ -46,13 +46,23 @@ static int init_layout(struct image_store *s, ctr_err *err) {
 }
 
 int image_store_open(struct image_store *s, const struct ctr_paths *paths,
-                     bool gc_exclusive, ctr_err *err) {
+                     enum image_store_mode mode, ctr_err *err) {
+  cleanup_free char *layout = NULL;
   memset(s, 0, sizeof(*s));
   s->root_fd = s->images_fd = s->blobs_fd = s->layers_fd = s->gc_fd = -1;
   s->paths = paths;
-  s->gc_fd = ctr_lock(paths, "images-gc", gc_exclusive ? LOCK_EX : LOCK_SH, err);
+  s->gc_fd = ctr_lock(paths, "images-gc", mode == STORE_GC ? LOCK_EX : LOCK_SH, err);
   if (s->gc_fd < 0)
     goto fail;
+  if (asprintf(&layout, "%s/images/oci-layout", paths->root) < 0) {
+    ctr_fail(err, ENOMEM, "store path");
+    goto fail;
+  }
+  if (mode != STORE_WRITE && access(layout, F_OK) < 0 && errno == ENOENT) {
+    /* Looking must not create: a missing store is an empty one. */
+    s->missing = true;
+    return 0;
+  }
   s->root_fd = ctr_paths_open(paths->root, ".", err);
   if (s->root_fd < 0)
     goto fail;
@@ -226,7 +236,7 @@ int image_blob_put(struct image_store *s, const void *buf, size_t len,
 
 bool image_blob_exists(struct image_store *s, const char *digest) {
   struct stat st;
-  if (!ctr_digest_valid(digest))
+  if (s->missing || !ctr_digest_valid(digest))
     return false;
   return fstatat(s->blobs_fd, ctr_digest_hex(digest), &st, 0) == 0 &&
          S_ISREG(st.st_mode);
@@ -266,6 +276,11 @@ int image_index_lock(struct image_store *s, ctr_err *err) {
 int image_index_load(struct image_store *s, json_t **index, ctr_err *err) {
   cleanup_free char *buf = NULL;
   size_t len = 0;
+  if (s->missing) {
+    *index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+                       MT_OCI_INDEX, "manifests");
+    return *index ? 0 : ctr_fail(err, ENOMEM, "index");
+  }
   if (ctr_read_file(s->images_fd, "index.json", IMAGE_JSON_MAX * 4, &buf, &len,
                     err) < 0)
     return -1;
@@ -275,6 +290,8 @@ int image_index_load(struct image_store *s, json_t **index, ctr_err *err) {
 }
 
 int image_index_save(struct image_store *s, json_t *index, ctr_err *err) {
+  if (s->missing)
+    return ctr_fail(err, ENOENT, "%s/images", s->paths->root);
   return ctr_json_save(s->images_fd, "index.json", index, false, true, err);
 }
 

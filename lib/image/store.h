@@ -22,12 +22,19 @@ struct image_store {
   int blobs_fd;  /* $CTR_ROOT/images/blobs/sha256 */
   int layers_fd; /* $CTR_ROOT/layers */
   int gc_fd;     /* flock on "images-gc": shared for writers, exclusive for gc */
+  bool missing;  /* read-only open of a store that does not exist yet */
 };
 
-/* Open (creating on first use) the store. With `gc_exclusive`, hold the gc
- * lock exclusively (prune); otherwise shared (every reader and writer). */
+enum image_store_mode {
+  STORE_READ,  /* never creates anything; a missing store reads as empty */
+  STORE_WRITE, /* creates the layout on first use */
+  STORE_GC,    /* like READ, but holds the gc lock exclusively */
+};
+
+/* Open the store. Every mode holds the gc lock: shared, or exclusive for
+ * STORE_GC. Only STORE_WRITE creates the layout. */
 int image_store_open(struct image_store *s, const struct ctr_paths *paths,
-                     bool gc_exclusive, ctr_err *err);
+                     enum image_store_mode mode, ctr_err *err);
 void image_store_close(struct image_store *s);
 
 /* Writing a blob: bytes go to a temp file in blobs/sha256, hashed as they

@@ -23,6 +23,8 @@ file (--format oci-archive | docker-archive).
   --images N          N images in one archive, named NAME-1 … (different
                       salts, so different images)
   --salt TEXT         add the file "salt" (TEXT) to the top layer
+  --bulk KIB          add KIB KiB of incompressible bytes ("bulk") to the
+                      top layer, for imports that take a while
   --break KIND        a deliberately broken variant:
       blob-digest         the top layer's bytes differ from its digest
       size                the top layer's descriptor size is off by one
@@ -35,9 +37,11 @@ file (--format oci-archive | docker-archive).
       diffid-count        the config lists one diff_id fewer than layers
       diffid-mismatch     the top diff_id is not the layer's content
       missing-blob        the top layer's blob is absent
+      layer-truncated     the top layer is cut in half (digest and size
+                          match the cut bytes: only unpacking can tell)
       no-layout           there is no oci-layout file
-    docker-archive takes config-json, diffid-count, diffid-mismatch and
-    missing-blob.
+    docker-archive takes config-json, diffid-count, diffid-mismatch,
+    missing-blob and layer-truncated.
 """
 import argparse
 import gzip
@@ -59,9 +63,9 @@ MT_LAYER = {"none": "application/vnd.oci.image.layer.v1.tar",
             "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
 BREAKS = ["blob-digest", "size", "index-json", "manifest-json", "config-json",
           "layer-mediatype", "manifest-mediatype", "diffid-count",
-          "diffid-mismatch", "missing-blob", "no-layout"]
+          "diffid-mismatch", "missing-blob", "layer-truncated", "no-layout"]
 DOCKER_BREAKS = ["config-json", "diffid-count", "diffid-mismatch",
-                 "missing-blob"]
+                 "missing-blob", "layer-truncated"]
 
 
 class Layer:
@@ -109,7 +113,7 @@ def noise(n, seed=b"ctr"):
     return out[:n]
 
 
-def rich_layer(i, salt):
+def rich_layer(i, salt, bulk):
     """Layer i (0-based) of the built-in image."""
     t = Layer()
     if i == 0:
@@ -161,6 +165,8 @@ def rich_layer(i, salt):
         t.file("layer%d.txt" % (i + 1), b"layer %d\n" % (i + 1))
     if salt is not None:
         t.file("salt", salt.encode())
+    if bulk:
+        t.file("bulk", noise(bulk * 1024, (salt or "").encode()))
     return t.bytes()
 
 
@@ -195,12 +201,15 @@ def build_image(a, salt, blobs):
                 data = add_salt(data, salt)
             tars.append(data)
     else:
-        tars = [rich_layer(i, salt if i == a.layers - 1 else None)
+        tars = [rich_layer(i, salt if i == a.layers - 1 else None,
+                           a.bulk if i == a.layers - 1 else 0)
                 for i in range(a.layers)]
     diff_ids = [sha(t) for t in tars]
     layers = []
-    for t in tars:
+    for i, t in enumerate(tars):
         data = compress(t, a.compression)
+        if a.brk == "layer-truncated" and i == len(tars) - 1:
+            data = data[:len(data) // 2]
         layers.append({"mediaType": MT_LAYER[a.compression],
                        "digest": sha(data), "size": len(data)})
         blobs[sha(data)] = data
@@ -297,8 +306,12 @@ def docker_files(a):
         paths = []
         for i, t in enumerate(img["tars"]):
             path = "%s.tar" % hashlib.sha256(t).hexdigest()
-            if not (a.brk == "missing-blob" and i == len(img["tars"]) - 1):
-                files[path] = compress(t, a.compression)
+            data = compress(t, a.compression)
+            top = i == len(img["tars"]) - 1
+            if top and a.brk == "layer-truncated":
+                data = data[:len(data) // 2]
+            if not (top and a.brk == "missing-blob"):
+                files[path] = data
             paths.append(path)
         cpath = "%s.json" % hashlib.sha256(img["config"]).hexdigest()
         files[cpath] = img["config"]
@@ -342,6 +355,7 @@ def main():
     p.add_argument("--name", default="test:latest")
     p.add_argument("--images", type=int, default=1)
     p.add_argument("--salt")
+    p.add_argument("--bulk", type=int, default=0)
     p.add_argument("--break", dest="brk", choices=BREAKS)
     a = p.parse_args()
     if a.layers < 1 or a.images < 1:
