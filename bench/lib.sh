@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh — helpers shared by the bench/*.sh scripts. Source it from
 # a bash script running with `set -euo pipefail`:
 #
@@ -11,6 +12,9 @@
 #   bench_run NAME RUNS PREP CMD…  # RUNS × bench_once
 #   bench_median NAME              # median wall seconds of NAME's runs
 #   bench_rss NAME                 # peak RSS (KiB) over NAME's runs, or n/a
+#   bench_cpu NAME                 # median user+sys CPU seconds (n/a if not
+#                                  # measured): less noisy than wall time on a
+#                                  # shared machine
 #   bench_ratio A B                # A/B with two decimals
 #
 # Everything made here lives under $BENCH_TMP and is removed at exit, also
@@ -22,7 +26,7 @@ BENCH_FS=""
 BENCH_MOUNTS=()        # unmounted at exit, last first
 BENCH_EXIT_HOOKS=()    # run at exit, last first
 BENCH_RSS_TOOL=""      # how peak RSS is measured: gnu-time, wrapper or none
-declare -gA BENCH_WALL=() BENCH_MAXRSS=()
+declare -gA BENCH_WALL=() BENCH_MAXRSS=() BENCH_CPUS=()
 
 bench_log() { printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*" >&2; }
 bench_die() { bench_log "error: $*"; exit 1; }
@@ -65,7 +69,7 @@ bench_init() {
   trap bench_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
+  if [[ -x /usr/bin/time ]] && /usr/bin/time -f '%M %U %S' -o /dev/null true 2>/dev/null; then
     BENCH_RSS_TOOL=gnu-time
   elif command -v cc >/dev/null 2>&1; then
     # No GNU time: a tiny wrapper reading getrusage(RUSAGE_CHILDREN).
@@ -87,7 +91,9 @@ int main(int argc, char **argv) {
   if (pid < 0 || waitpid(pid, &status, 0) < 0) return 1;
   getrusage(RUSAGE_CHILDREN, &ru);
   if ((out = fopen(argv[1], "w")) == NULL) return 1;
-  fprintf(out, "%ld\n", ru.ru_maxrss);
+  fprintf(out, "%ld %ld.%06ld %ld.%06ld\n", ru.ru_maxrss,
+          (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+          (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
   fclose(out);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -129,13 +135,15 @@ bench_umount() {
 }
 
 # bench_time_once CMD…: run CMD, stdout/stderr to $BENCH_TMP/.last.{out,err};
-# sets BENCH_LAST_WALL (seconds) and BENCH_LAST_RSS (KiB or n/a).
+# sets BENCH_LAST_WALL (seconds), BENCH_LAST_RSS (peak RSS of the largest
+# process, KiB) and BENCH_LAST_CPU (user+sys seconds of all processes), the
+# last two n/a when they cannot be measured.
 bench_time_once() {
   local rssf="$BENCH_TMP/.last.rss" t0 t1 rc=0
   rm -f "$rssf"
   t0=$EPOCHREALTIME
   case $BENCH_RSS_TOOL in
-  gnu-time) /usr/bin/time -f %M -o "$rssf" -- "$@" >"$BENCH_TMP/.last.out" 2>"$BENCH_TMP/.last.err" || rc=$? ;;
+  gnu-time) /usr/bin/time -f '%M %U %S' -o "$rssf" -- "$@" >"$BENCH_TMP/.last.out" 2>"$BENCH_TMP/.last.err" || rc=$? ;;
   wrapper) "$BENCH_TMP/.tools/rusage" "$rssf" "$@" >"$BENCH_TMP/.last.out" 2>"$BENCH_TMP/.last.err" || rc=$? ;;
   *) "$@" >"$BENCH_TMP/.last.out" 2>"$BENCH_TMP/.last.err" || rc=$? ;;
   esac
@@ -146,11 +154,10 @@ bench_time_once() {
     return "$rc"
   fi
   BENCH_LAST_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-  BENCH_LAST_RSS=n/a
+  BENCH_LAST_RSS=n/a BENCH_LAST_CPU=n/a
   if [[ -s $rssf ]]; then
-    # GNU time writes "Command exited…" lines first on failure; the last
-    # line is the figure
-    BENCH_LAST_RSS=$(tail -n 1 "$rssf")
+    read -r BENCH_LAST_RSS BENCH_LAST_CPU < <(tail -n 1 "$rssf" |
+      awk '{ printf "%s %.2f\n", $1, $2 + $3 }')
   fi
 }
 
@@ -162,7 +169,8 @@ bench_once() {
   bench_time_once "$@"
   BENCH_WALL[$name]+="$BENCH_LAST_WALL "
   BENCH_MAXRSS[$name]+="$BENCH_LAST_RSS "
-  bench_log "  $name: ${BENCH_LAST_WALL}s, ${BENCH_LAST_RSS} KiB"
+  BENCH_CPUS[$name]+="$BENCH_LAST_CPU "
+  bench_log "  $name: ${BENCH_LAST_WALL}s wall, ${BENCH_LAST_CPU}s cpu, ${BENCH_LAST_RSS} KiB"
 }
 
 # bench_run NAME RUNS PREP CMD…: RUNS × bench_once, back to back.
@@ -175,8 +183,13 @@ bench_run() {
 }
 
 # bench_median NAME: median of the recorded wall times (seconds).
-bench_median() {
-  tr ' ' '\n' <<<"${BENCH_WALL[$1]}" | awk 'NF' | sort -g | awk '
+bench_median() { bench_median_of "${BENCH_WALL[$1]}"; }
+
+# bench_cpu NAME: median of the recorded CPU times (seconds).
+bench_cpu() { bench_median_of "${BENCH_CPUS[$1]:-}"; }
+
+bench_median_of() {
+  tr ' ' '\n' <<<"$1" | awk '$1 ~ /^[0-9.]+$/' | sort -g | awk '
     { v[NR] = $1 }
     END { if (NR == 0) { print "n/a"; exit }
           if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]

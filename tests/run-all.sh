@@ -46,7 +46,7 @@ count() {
 
 # C unit tests
 for u in "$BUILD"/tests/*; do
-  [ -x "$u" ] || continue
+  [ -f "$u" ] && [ -x "$u" ] || continue
   echo "# unit: $(basename "$u")"
   "$u" tests > "$LOG" 2>&1
   rc=$?

@@ -113,7 +113,7 @@ static int sweep(int dirfd, json_t *keep, size_t *count, size_t *temps,
       (*count)++;
       if (deleted != NULL) {
         char digest[CTR_DIGEST_LEN + 1];
-        snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
+        snprintf(digest, sizeof(digest), "sha256:%.64s", de->d_name);
         json_array_append_new(deleted, json_string(digest));
       }
     }
