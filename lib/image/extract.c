@@ -196,15 +196,57 @@ static bool is_whiteout(const char *name) {
   return strncmp(name, WHITEOUT_PREFIX, sizeof(WHITEOUT_PREFIX) - 1) == 0;
 }
 
+/* Where openat2 is missing (kernels before 5.6, valgrind, some seccomp
+ * profiles): the same walk by hand, one component at a time, none of them
+ * followed. Paths here are clean (no "..", ".", or empty components), so
+ * this cannot leave dirfd either. */
+static int walk_beneath(int dirfd, const char *path, int flags) {
+  cleanup_free char *copy = strdup(path);
+  char *comp, *next, *save = NULL;
+  int cur = dirfd;
+  if (copy == NULL) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = next) {
+    struct stat st;
+    int fd;
+    next = strtok_r(NULL, "/", &save);
+    fd = openat(cur, comp,
+                (next ? O_PATH | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP) &&
+        fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      errno = ELOOP;
+    if (cur != dirfd) {
+      int e = errno;
+      close(cur);
+      errno = e;
+    }
+    if (fd < 0)
+      return -1;
+    cur = fd;
+  }
+  if (cur == dirfd)
+    return openat(dirfd, ".", flags | O_CLOEXEC);
+  return cur;
+}
+
 static int open_beneath(int dirfd, const char *path, int flags) {
+  static int no_openat2; /* set once, read by every extracting thread */
   struct open_how how = {
       .flags = (uint64_t)(flags | O_CLOEXEC),
       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
   };
   int fd, tries = 0;
+  if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
+    return walk_beneath(dirfd, path, flags);
   do
     fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
   while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 16)));
+  if (fd < 0 && errno == ENOSYS) {
+    __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+    return walk_beneath(dirfd, path, flags);
+  }
   return fd;
 }
 
@@ -306,7 +348,11 @@ static int remove_existing(struct extractor *x, int pfd, const char *base,
     return 0;
   if (errno == EISDIR) {
     if (unlinkat(pfd, base, AT_REMOVEDIR) == 0) {
-      drop_cache(x); /* it may have been the cached parent */
+      /* The removed (empty) directory may be the cached parent, unless
+       * pfd is the cache: then it was its child. Never close pfd here,
+       * the caller is still using it. */
+      if (pfd != x->cached_fd)
+        drop_cache(x);
       return 0;
     }
     if (errno == ENOTEMPTY || errno == EEXIST)
@@ -444,7 +490,8 @@ static int dir_time_cmp(const void *a, const void *b) {
 /* Directory times last, deepest first: creating children changed them. A
  * directory later replaced by something else is skipped. */
 static int apply_dir_times(struct extractor *x, ctr_err *err) {
-  qsort(x->dirs, x->ndirs, sizeof(*x->dirs), dir_time_cmp);
+  if (x->ndirs > 1)
+    qsort(x->dirs, x->ndirs, sizeof(*x->dirs), dir_time_cmp);
   for (size_t i = 0; i < x->ndirs; i++) {
     struct dir_time *d = &x->dirs[i];
     char *slash = strrchr(d->path, '/');
@@ -751,7 +798,9 @@ static int extract_all(struct extractor *x, struct layer_stream *st,
                        ctr_err *err) {
   for (;;) {
     struct archive_entry *e;
-    int r = archive_read_next_header(x->tar, &e);
+    int r;
+    x->name = NULL; /* the last entry's name is freed by the next header */
+    r = archive_read_next_header(x->tar, &e);
     if (r == ARCHIVE_EOF)
       break;
     if (r < ARCHIVE_WARN)

@@ -160,8 +160,58 @@ static int publish_all(struct import_plan *p, struct undo *u, ctr_err *err) {
   return ctr_fsync_dir(s->blobs_fd, err);
 }
 
+static int uncompressed_digest(int fd, char out[CTR_DIGEST_LEN + 1],
+                               ctr_err *err);
+
+/* "blob diff_id" pairs the store's images already vouch for: every layer
+ * was checked against its diff_id when it came in. */
+static json_t *known_layers(struct image_store *s, const json_t *index) {
+  json_t *set = json_object(), *d;
+  size_t i;
+  json_array_foreach(json_object_get(index, "manifests"), i, d) {
+    struct image img = {0};
+    ctr_err e = NULL;
+    json_t *l;
+    size_t k;
+    if (image_load(s, d, &img, &e) == 0) {
+      json_t *ids = json_object_get(json_object_get(img.config, "rootfs"), "diff_ids");
+      json_array_foreach(json_object_get(img.manifest, "layers"), k, l) {
+        char *key = NULL;
+        if (asprintf(&key, "%s %s", ctr_json_str(l, "digest"),
+                     json_string_value(json_array_get(ids, k))) >= 0)
+          json_object_set_new(set, key, json_true());
+        free(key);
+      }
+    }
+    ctr_err_free(&e);
+    image_free(&img);
+  }
+  return set;
+}
+
+/* A layer whose directory already exists is not extracted again, so its
+ * blob must be checked against the diff_id another way: an image cannot
+ * borrow an unpacked layer by claiming its diff_id. */
+static int verify_layer(struct image_store *s, const json_t *known,
+                        const char *blob, const char *diff_id, ctr_err *err) {
+  cleanup_free char *key = NULL;
+  cleanup_close int fd = -1;
+  char got[CTR_DIGEST_LEN + 1];
+  if (asprintf(&key, "%s %s", blob, diff_id) < 0)
+    return ctr_fail(err, ENOMEM, "layer %s", blob);
+  if (json_object_get(known, key) != NULL)
+    return 0;
+  fd = image_blob_open(s, blob, err);
+  if (fd < 0 || uncompressed_digest(fd, got, err) < 0)
+    return ctr_wrap(err, "layer %s", blob);
+  if (strcmp(got, diff_id) != 0)
+    return ctr_fail(err, 0, "layer %s: diff_id mismatch (got %s, config says %s)",
+                    blob, got, diff_id);
+  return 0;
+}
+
 static int unpack_image(struct import_plan *p, const json_t *desc,
-                        struct undo *u, ctr_err *err) {
+                        const json_t *known, struct undo *u, ctr_err *err) {
   struct image_store *s = p->src.s;
   struct image img = {0};
   char(*chain)[CTR_DIGEST_LEN + 1] = NULL;
@@ -176,8 +226,13 @@ static int unpack_image(struct import_plan *p, const json_t *desc,
   for (size_t i = 0; i < nchain; i++) {
     struct stat st;
     const char *hex = ctr_digest_hex(chain[i]);
+    json_t *layer = json_array_get(json_object_get(img.manifest, "layers"), i);
+    json_t *ids = json_object_get(json_object_get(img.config, "rootfs"), "diff_ids");
     if (fstatat(s->layers_fd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
       undo_add(&u->layers, &u->nlayers, hex);
+    else if (verify_layer(s, known, ctr_json_str(layer, "digest"),
+                          json_string_value(json_array_get(ids, i)), err) < 0)
+      goto out;
   }
   if (image_unpack(s, &img, &dirs, &ndirs, err) < 0)
     goto out;
@@ -228,6 +283,7 @@ int import_plan_commit(struct import_plan *p, bool force,
   struct image_store *s = p->src.s;
   cleanup_close int lock = image_index_lock(s, err);
   cleanup_json json_t *index = NULL;
+  cleanup_json json_t *known = NULL;
   struct undo u = {0};
   struct image_imported *res = NULL;
   size_t nres = 0;
@@ -247,10 +303,15 @@ int import_plan_commit(struct import_plan *p, bool force,
                         json_string_value(v), ctr_json_str(d, "digest"));
     }
   }
+  known = known_layers(s, index);
+  if (known == NULL) {
+    ctr_fail(err, ENOMEM, "import");
+    goto fail;
+  }
   if (publish_all(p, &u, err) < 0)
     goto fail;
   for (size_t i = 0; i < p->n; i++)
-    if (unpack_image(p, p->imgs[i].desc, &u, err) < 0)
+    if (unpack_image(p, p->imgs[i].desc, known, &u, err) < 0)
       goto fail;
   if (name_images(p, index, force, err) < 0 ||
       image_index_save(s, index, err) < 0)

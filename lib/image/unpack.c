@@ -223,6 +223,8 @@ int image_unpack(struct image_store *s, const struct image *img, char ***dirs,
   size_t n = 0, njobs = 0;
   char **out;
 
+  if (s->layers_fd < 0)
+    return ctr_fail(err, 0, "unpack: the image store is not open for writing");
   if (image_chain_ids(img->config, &chain, &n, err) < 0)
     return -1;
   jobs = calloc(n ? n : 1, sizeof(*jobs));

@@ -106,11 +106,12 @@ class Layer:
 
 
 def noise(n, seed=b"ctr"):
-    out, h = b"", seed
-    while len(out) < n:
+    """n pseudo-random bytes: a hash chain, 4 KiB at a time."""
+    out, h = [], hashlib.sha256(seed).digest()
+    for _ in range((n + 4095) // 4096):
         h = hashlib.sha256(h).digest()
-        out += h
-    return out[:n]
+        out.append(hashlib.shake_256(h).digest(4096))
+    return b"".join(out)[:n]
 
 
 def rich_layer(i, salt, bulk):
@@ -265,8 +266,8 @@ def add_salt(tar_bytes, salt):
 
 
 def names(a):
-    if a.images == 1:
-        return [a.name]
+    if a.images == 1 or not a.name:
+        return [a.name] * a.images
     repo, _, tag = a.name.rpartition(":") if ":" in a.name else (a.name, "", "")
     return ["%s-%d%s" % (repo, i + 1, ":" + tag if tag else "")
             for i in range(a.images)]
@@ -345,7 +346,9 @@ def write_dir(path, files):
 
 
 def main():
-    p = argparse.ArgumentParser(usage=__doc__)
+    p = argparse.ArgumentParser(
+        usage="%(prog)s [options] OUT", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--layer-tar", action="append")

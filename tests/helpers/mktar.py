@@ -24,6 +24,7 @@ Kinds that must extract:
              a char device, a fifo, a sparse file, empty directories
   whiteout   .wh.gone, sub/.wh..wh..opq and sub/keep
   overwrite  duplicate names: later entries win, a file replaces a symlink
+             and empty directories
 """
 import io
 import sys
@@ -156,6 +157,13 @@ def overwrite(tar, outside):
     add_file(tar, "s", b"not through the link\n")
     add_dir(tar, "d/")
     add_file(tar, "d", b"replaces an empty dir\n")
+    add_dir(tar, "p/")
+    add_dir(tar, "p/d/")
+    add_file(tar, "p/d", b"replaces an empty subdir\n")
+    add_file(tar, "p/e", b"after it\n")
+    add_file(tar, "q/.wh..wh..opq")
+    add_file(tar, "q", b"replaces an opaque empty dir\n")
+    add_file(tar, "r/x", b"after it\n")
 
 
 KINDS = {

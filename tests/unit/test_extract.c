@@ -51,18 +51,29 @@ static void skip(const char *why) {
 }
 
 static char *path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A path under the test's temp dir; leaked on purpose (a test binary). */
+/* A path under the test's temp dir, freed at exit by free_paths(). */
+static char **paths;
+static size_t npaths;
 static char *path(const char *fmt, ...) {
   va_list ap;
   char *rel = NULL, *out = NULL;
+  char **np = realloc(paths, (npaths + 1) * sizeof(*paths));
   va_start(ap, fmt);
-  if (vasprintf(&rel, fmt, ap) < 0)
+  if (np == NULL || vasprintf(&rel, fmt, ap) < 0)
     abort();
   va_end(ap);
   if (asprintf(&out, "%s/%s", base, rel) < 0)
     abort();
   free(rel);
+  paths = np;
+  paths[npaths++] = out;
   return out;
+}
+
+static void free_paths(void) {
+  for (size_t i = 0; i < npaths; i++)
+    free(paths[i]);
+  free(paths);
 }
 
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -303,6 +314,11 @@ static void test_overwrite(void) {
      "overwrite: a file replaces a symlink instead of writing through it");
   ok(lstat(path("dest-overwrite/d"), &st) == 0 && S_ISREG(st.st_mode),
      "overwrite: a file replaces an empty dir");
+  ok(file_is(path("dest-overwrite/p/d"), "replaces an empty subdir\n") &&
+         file_is(path("dest-overwrite/p/e"), "after it\n") &&
+         file_is(path("dest-overwrite/q"), "replaces an opaque empty dir\n") &&
+         file_is(path("dest-overwrite/r/x"), "after it\n"),
+     "overwrite: replacing empty dirs keeps later entries' parents right");
   free(msg);
 }
 
@@ -499,7 +515,7 @@ static void test_unpack(const char *special_tar) {
 
   f.paths.root = path("root");
   f.paths.rundir = path("run");
-  if (image_store_open(&f.s, &f.paths, false, &err) < 0) {
+  if (image_store_open(&f.s, &f.paths, STORE_WRITE, &err) < 0) {
     fprintf(stderr, "# store: %s\n", err->msg);
     exit(1);
   }
@@ -575,6 +591,12 @@ static void test_unpack(const char *special_tar) {
   image_store_close(&f.s);
 }
 
+/* Setup failures exit(1) from anywhere: the temp dir goes with them. */
+static void remove_base(void) {
+  if (base[strlen(base) - 1] != 'X')
+    ctr_rm_rf(AT_FDCWD, base, NULL);
+}
+
 int main(int argc, char **argv) {
   char *special_tar, *special_dest;
   char *msg = NULL;
@@ -587,6 +609,7 @@ int main(int argc, char **argv) {
     perror("mkdtemp");
     return 1;
   }
+  atexit(remove_base);
 
   test_hostile();
   test_absolute();
@@ -608,6 +631,7 @@ int main(int argc, char **argv) {
     ctr_err_free(&err);
     nfailed++;
   }
+  free_paths();
   printf("1..%d\n", ntests);
   return nfailed ? 1 : 0;
 }
