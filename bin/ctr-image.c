@@ -135,6 +135,37 @@ static json_int_t image_size(const struct image *img) {
   return size;
 }
 
+/* Verbs whose only option is one flag (-f or -q). */
+static int parse_flag(struct ctx *c, int argc, char **argv, int flag,
+                      const char *long_name, bool *set, ctr_err *err) {
+  const struct option opts[] = {{long_name, no_argument, NULL, flag}, {0, 0, 0, 0}};
+  char shorts[4] = {(char)flag, 'h', '\0'};
+  const char *arg;
+  int opt;
+  while ((opt = next_opt(c, argc, argv, shorts, opts, &arg, err)) != -1) {
+    if (opt != flag)
+      return -1;
+    *set = true;
+  }
+  return 0;
+}
+
+/* Open the store for garbage collection: gc lock exclusive, index lock
+ * held (returned), index loaded. */
+static int open_for_gc(struct ctx *c, json_t **index, ctr_err *err) {
+  int lock;
+  if (open_store(c, STORE_GC, err) < 0)
+    return -1;
+  lock = image_index_lock(&c->store, err);
+  if (lock < 0)
+    return -1;
+  if (image_index_load(&c->store, index, err) < 0) {
+    close(lock);
+    return -1;
+  }
+  return lock;
+}
+
 /* ---- import ------------------------------------------------------------- */
 
 static int cmd_import(struct ctx *c, int argc, char **argv, ctr_err *err) {
@@ -442,20 +473,15 @@ static int cmd_inspect(struct ctx *c, int argc, char **argv, ctr_err *err) {
 /* ---- tag, rm, prune ----------------------------------------------------- */
 
 static int cmd_tag(struct ctx *c, int argc, char **argv, ctr_err *err) {
-  static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
   bool force = false;
   struct image img = {0};
   struct image_ref r;
   cleanup_free char *name = NULL;
   cleanup_close int lock = -1;
   cleanup_json json_t *index = NULL;
-  const char *arg;
-  int opt, ret;
-  while ((opt = next_opt(c, argc, argv, "fh", opts, &arg, err)) != -1) {
-    if (opt != 'f')
-      return -1;
-    force = true;
-  }
+  int ret;
+  if (parse_flag(c, argc, argv, 'f', "force", &force, err) < 0)
+    return -1;
   if (c->cli.help)
     return 0;
   if (argc - optind != 2)
@@ -519,34 +545,24 @@ static void print_gc(const struct gc_report *r) {
 }
 
 static int cmd_rm(struct ctx *c, int argc, char **argv, ctr_err *err) {
-  static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
   cleanup_close int lock = -1;
   cleanup_json json_t *index = NULL;
   cleanup_json json_t *untagged = json_array();
   cleanup_json json_t *digests = json_array();
   struct gc_report rep = {0};
   bool force = false;
-  const char *arg;
   size_t i;
   json_t *v;
-  int opt;
-  while ((opt = next_opt(c, argc, argv, "fh", opts, &arg, err)) != -1) {
-    if (opt != 'f')
-      return -1;
-    force = true;
-  }
+  if (parse_flag(c, argc, argv, 'f', "force", &force, err) < 0)
+    return -1;
   if (c->cli.help)
     return 0;
   if (optind >= argc)
     return ctr_usage(err, "rm needs at least one NAME");
-  if (open_store(c, STORE_GC, err) < 0)
-    return -1;
-  lock = image_index_lock(&c->store, err);
+  lock = open_for_gc(c, &index, err);
   if (lock < 0)
     return -1;
   /* Resolve everything first: one unknown name changes nothing. */
-  if (image_index_load(&c->store, &index, err) < 0)
-    return -1;
   for (int k = optind; k < argc; k++) {
     struct image img = {0};
     if (image_resolve(&c->store, argv[k], &img, err) < 0) {
@@ -580,27 +596,18 @@ static int cmd_rm(struct ctx *c, int argc, char **argv, ctr_err *err) {
 }
 
 static int cmd_prune(struct ctx *c, int argc, char **argv, ctr_err *err) {
-  static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'}, {0, 0, 0, 0}};
   cleanup_close int lock = -1;
   cleanup_json json_t *index = NULL;
   struct gc_report rep = {0};
   bool quiet = false;
-  const char *arg;
-  int opt;
-  while ((opt = next_opt(c, argc, argv, "qh", opts, &arg, err)) != -1) {
-    if (opt != 'q')
-      return -1;
-    quiet = true;
-  }
+  if (parse_flag(c, argc, argv, 'q', "quiet", &quiet, err) < 0)
+    return -1;
   if (c->cli.help)
     return 0;
   if (optind != argc)
     return ctr_usage(err, "prune takes no arguments");
-  if (open_store(c, STORE_GC, err) < 0)
-    return -1;
-  lock = image_index_lock(&c->store, err);
-  if (lock < 0 || image_index_load(&c->store, &index, err) < 0 ||
-      image_gc(&c->store, index, true, &rep, err) < 0)
+  lock = open_for_gc(c, &index, err);
+  if (lock < 0 || image_gc(&c->store, index, true, &rep, err) < 0)
     return ctr_wrap(err, "prune");
   if (!quiet)
     print_gc(&rep);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,62 +73,48 @@ static int run_capture(char *const argv[], char **out, ctr_err *err) {
   return 0;
 }
 
-/* A dynamically linked busybox would not run in an empty image. */
+/* A dynamically linked busybox would not run in an empty image: look for
+ * a PT_INTERP program header. p_type is the first 32-bit word of a program
+ * header in both ELF classes, so one loop serves both. */
 static int check_static(int fd, ctr_err *err) {
-  Elf64_Ehdr eh;
-  if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-      memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+  union {
+    Elf32_Ehdr e32;
+    Elf64_Ehdr e64;
+  } eh;
+  off_t phoff;
+  unsigned phnum, phentsize;
+  if (pread(fd, &eh, sizeof(eh), 0) < (ssize_t)sizeof(eh.e32) ||
+      memcmp(eh.e32.e_ident, ELFMAG, SELFMAG) != 0)
     return ctr_fail(err, 0, BUSYBOX ": not an ELF executable");
-  if (eh.e_ident[EI_CLASS] == ELFCLASS64) {
-    for (int i = 0; i < eh.e_phnum; i++) {
-      Elf64_Phdr ph;
-      if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
-          (ssize_t)sizeof(ph))
-        return ctr_fail(err, 0, BUSYBOX ": truncated ELF header");
-      if (ph.p_type == PT_INTERP)
-        return ctr_fail(err, 0, BUSYBOX " is dynamically linked; install the "
-                                        "busybox-static package");
-    }
+  if (eh.e32.e_ident[EI_CLASS] == ELFCLASS64) {
+    phoff = (off_t)eh.e64.e_phoff;
+    phnum = eh.e64.e_phnum;
+    phentsize = eh.e64.e_phentsize;
   } else {
-    Elf32_Ehdr eh32;
-    if (pread(fd, &eh32, sizeof(eh32), 0) != (ssize_t)sizeof(eh32))
+    phoff = (off_t)eh.e32.e_phoff;
+    phnum = eh.e32.e_phnum;
+    phentsize = eh.e32.e_phentsize;
+  }
+  for (unsigned i = 0; i < phnum; i++) {
+    uint32_t type;
+    if (pread(fd, &type, sizeof(type), phoff + (off_t)i * phentsize) !=
+        (ssize_t)sizeof(type))
       return ctr_fail(err, 0, BUSYBOX ": truncated ELF header");
-    for (int i = 0; i < eh32.e_phnum; i++) {
-      Elf32_Phdr ph;
-      if (pread(fd, &ph, sizeof(ph), (off_t)(eh32.e_phoff + (Elf32_Off)i * eh32.e_phentsize)) !=
-          (ssize_t)sizeof(ph))
-        return ctr_fail(err, 0, BUSYBOX ": truncated ELF header");
-      if (ph.p_type == PT_INTERP)
-        return ctr_fail(err, 0, BUSYBOX " is dynamically linked; install the "
-                                        "busybox-static package");
-    }
+    if (type == PT_INTERP)
+      return ctr_fail(err, 0, BUSYBOX " is dynamically linked; install the "
+                                      "busybox-static package");
   }
   return 0;
 }
 
 struct tar_out {
-  struct archive *a;
+  struct archive *a; /* owned by lw */
   struct layer_writer *lw;
-  ctr_err werr;
   time_t mtime;
 };
 
-static la_ssize_t tar_to_layer(struct archive *a, void *data, const void *buf,
-                               size_t len) {
-  struct tar_out *t = data;
-  (void)a;
-  if (layer_writer_write(t->lw, buf, len, &t->werr) < 0)
-    return -1;
-  return (la_ssize_t)len;
-}
-
 static int tar_fail(struct tar_out *t, const char *what, ctr_err *err) {
-  if (t->werr != NULL) {
-    ctr_err_free(err);
-    *err = ctr_steal(t->werr);
-    return ctr_wrap(err, "%s", what);
-  }
-  return ctr_fail(err, 0, "%s: %s", what, archive_error_string(t->a));
+  return layer_writer_fail(t->lw, t->a, what, err);
 }
 
 static int add_entry(struct tar_out *t, const char *path, mode_t type,
@@ -253,16 +240,13 @@ static int build_layer(struct import_plan *p, struct tar_out *t,
     return -1;
   if (t->mtime == 0)
     t->mtime = st.st_mtime;
-  t->a = archive_write_new();
-  if (t->a == NULL || layer_writer_begin(p->src.s, &t->lw, err) < 0)
-    return t->a ? -1 : ctr_fail(err, ENOMEM, "tar");
-  if (archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
-      archive_write_open(t->a, t, NULL, tar_to_layer, NULL) != ARCHIVE_OK)
-    return tar_fail(t, "start tar", err);
+  if (layer_writer_begin(p->src.s, &t->lw, err) < 0)
+    return -1;
+  t->a = layer_writer_tar(t->lw, err);
+  if (t->a == NULL)
+    return -1;
   if (write_busybox_tar(t, bb, bblen, applets, napplets, err) < 0)
     return -1;
-  if (archive_write_close(t->a) != ARCHIVE_OK)
-    return tar_fail(t, "finish tar", err);
   if (layer_writer_finish(t->lw, lw_out, diff_id, err) < 0) {
     t->lw = NULL;
     return -1;
@@ -288,10 +272,7 @@ int image_from_host(struct import_plan *p, const char *package,
   if (sde != NULL && *sde != '\0')
     t.mtime = (time_t)strtoll(sde, NULL, 10);
   ret = build_layer(p, &t, &lw, diff_id, err);
-  if (t.a != NULL)
-    archive_write_free(t.a);
   layer_writer_abort(t.lw);
-  ctr_err_free(&t.werr);
   if (ret < 0)
     return -1;
   version = package_version();

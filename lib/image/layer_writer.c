@@ -8,7 +8,8 @@
 #include <string.h>
 
 struct layer_writer {
-  struct archive *gz; /* raw format + gzip filter: a plain compressor */
+  struct archive *gz;  /* raw format + gzip filter: a plain compressor */
+  struct archive *tar; /* optional tar writer feeding the layer */
   struct image_blob_writer *blob;
   ctr_sha256 *hash;
   ctr_err werr; /* an error from the write callback, reported on return */
@@ -23,14 +24,42 @@ static la_ssize_t to_blob(struct archive *a, void *data, const void *buf,
   return (la_ssize_t)len;
 }
 
-static int gz_fail(struct layer_writer *lw, const char *what, ctr_err *err) {
+int layer_writer_fail(struct layer_writer *lw, struct archive *a,
+                      const char *what, ctr_err *err) {
   if (lw->werr != NULL) {
     ctr_err_free(err);
     *err = lw->werr;
     lw->werr = NULL;
-    return -1;
+    return ctr_wrap(err, "%s", what);
   }
-  return ctr_fail(err, 0, "%s: %s", what, archive_error_string(lw->gz));
+  return ctr_fail(err, 0, "%s: %s", what, archive_error_string(a));
+}
+
+static int gz_fail(struct layer_writer *lw, const char *what, ctr_err *err) {
+  return layer_writer_fail(lw, lw->gz, what, err);
+}
+
+static la_ssize_t tar_to_layer(struct archive *a, void *data, const void *buf,
+                               size_t len) {
+  struct layer_writer *lw = data;
+  (void)a;
+  if (layer_writer_write(lw, buf, len, &lw->werr) < 0)
+    return -1;
+  return (la_ssize_t)len;
+}
+
+struct archive *layer_writer_tar(struct layer_writer *lw, ctr_err *err) {
+  lw->tar = archive_write_new();
+  if (lw->tar == NULL) {
+    ctr_fail(err, ENOMEM, "tar");
+    return NULL;
+  }
+  if (archive_write_set_format_pax_restricted(lw->tar) != ARCHIVE_OK ||
+      archive_write_open(lw->tar, lw, NULL, tar_to_layer, NULL) != ARCHIVE_OK) {
+    layer_writer_fail(lw, lw->tar, "start tar", err);
+    return NULL;
+  }
+  return lw->tar;
 }
 
 int layer_writer_begin(struct image_store *s, struct layer_writer **out,
@@ -90,6 +119,11 @@ int layer_writer_write(struct layer_writer *lw, const void *buf, size_t len,
 
 int layer_writer_finish(struct layer_writer *lw, struct image_blob_writer **blob,
                         char diff_id[CTR_DIGEST_LEN + 1], ctr_err *err) {
+  if (lw->tar != NULL && archive_write_close(lw->tar) != ARCHIVE_OK) {
+    layer_writer_fail(lw, lw->tar, "finish tar", err);
+    layer_writer_abort(lw);
+    return -1;
+  }
   if (archive_write_close(lw->gz) != ARCHIVE_OK) {
     gz_fail(lw, "compress layer", err);
     layer_writer_abort(lw);
@@ -110,6 +144,8 @@ int layer_writer_finish(struct layer_writer *lw, struct image_blob_writer **blob
 void layer_writer_abort(struct layer_writer *lw) {
   if (lw == NULL)
     return;
+  if (lw->tar != NULL)
+    archive_write_free(lw->tar);
   if (lw->gz != NULL)
     archive_write_free(lw->gz);
   image_blob_abort(lw->blob);

@@ -26,29 +26,10 @@
 #include "image/manifest.h"
 #include "image/store.h"
 #include "image/unpack.h"
+#include "tap.h"
 
-static int ntests, nfailed;
 static const char *tests_dir;
 static char base[] = "/tmp/ctr-test-extract.XXXXXX";
-
-static bool ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool ok(bool cond, const char *fmt, ...) {
-  va_list ap;
-  ntests++;
-  if (!cond)
-    nfailed++;
-  printf("%sok %d - ", cond ? "" : "not ", ntests);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  printf("\n");
-  fflush(stdout);
-  return cond;
-}
-
-static void skip(const char *why) {
-  printf("ok %d - # SKIP %s\n", ++ntests, why);
-}
 
 static char *path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A path under the test's temp dir, freed at exit by free_paths(). */
@@ -378,8 +359,7 @@ static void test_compressed(const char *special_tar, const char *plain_dest) {
   ok(same_tree(plain_dest, path("dest-gz")), "gzip: same tree as the plain tar");
   free(msg);
   if (run("command -v zstd >/dev/null") != 0) {
-    skip("zstd not installed");
-    skip("zstd not installed");
+    ok(false, "zstd is installed (run make deps)");
   } else {
     if (run("zstd -q -f '%s' -o '%s'", special_tar, zst) != 0)
       exit(1);
@@ -626,12 +606,9 @@ int main(int argc, char **argv) {
   test_chain_ids();
   test_unpack(special_tar);
 
-  if (ctr_rm_rf(AT_FDCWD, base, &err) < 0) {
-    printf("# cleanup: %s\n", err->msg);
-    ctr_err_free(&err);
-    nfailed++;
-  }
+  ok(ctr_rm_rf(AT_FDCWD, base, &err) == 0, "cleanup removes the test's temp dir%s%s",
+     err ? ": " : "", err ? err->msg : "");
+  ctr_err_free(&err);
   free_paths();
-  printf("1..%d\n", ntests);
-  return nfailed ? 1 : 0;
+  return tap_done();
 }
