@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "image/export.h"
 #include "image/gc.h"
 #include "image/import.h"
@@ -195,6 +196,7 @@ static int cmd_import(struct ctx *c, int argc, char **argv, ctr_err *err) {
   }
   if (c->cli.help)
     return 0;
+  ctr_progress_allow(!quiet);
   if (o.from_host != NULL) {
     if (optind != argc || o.rootfs)
       return ctr_usage(err, "import --from-host takes no FILE and no --rootfs");

@@ -347,3 +347,22 @@ setup() {
   assert_success
   [ ! -e "$CTR_ROOT" ]
 }
+
+@test "progress is drawn on a terminal, not in pipes or with -q" {
+  import_busybox
+  ctr-image export busybox -o "$BATS_TEST_TMPDIR/bb.tar"
+  export CTR_ROOT="$BATS_TEST_TMPDIR/root2"
+  run script -qec "ctr-image import $BATS_TEST_TMPDIR/bb.tar" /dev/null
+  assert_success
+  assert_output --partial 'Reading ['
+  assert_output --partial 'Unpacking ['
+  assert_output --partial 'Loaded image: busybox:latest'
+  rm -rf "$CTR_ROOT"
+  run script -qec "ctr-image import -q $BATS_TEST_TMPDIR/bb.tar" /dev/null
+  assert_success
+  refute_output --partial 'Unpacking'
+  rm -rf "$CTR_ROOT"
+  run --separate-stderr ctr-image import "$BATS_TEST_TMPDIR/bb.tar"
+  assert_success
+  [ -z "$stderr" ]
+}

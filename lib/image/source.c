@@ -15,6 +15,7 @@
 
 #include "core/cleanup.h"
 #include "core/fs.h"
+#include "core/progress.h"
 
 #define READ_BLOCK (1 << 20)
 
@@ -84,8 +85,19 @@ static struct source_file *add_file(struct import_source *src, char *path,
   return f;
 }
 
+/* Progress counts the archive's bytes as read from the file. */
+static void read_progress(struct ctr_progress *p, struct archive *a,
+                          int64_t *seen) {
+  int64_t now = archive_filter_bytes(a, -1);
+  if (p != NULL && now > *seen) {
+    ctr_progress_add(p, (uint64_t)(now - *seen));
+    *seen = now;
+  }
+}
+
 static int stage_entry_data(struct import_source *src, struct archive *a,
-                            struct source_file *f, ctr_err *err) {
+                            struct source_file *f, struct ctr_progress *prog,
+                            int64_t *seen, ctr_err *err) {
   const void *buf;
   size_t len;
   la_int64_t off, pos = 0;
@@ -110,6 +122,7 @@ static int stage_entry_data(struct import_source *src, struct archive *a,
     if (image_blob_write(f->w, buf, len, err) < 0)
       return -1;
     pos += (la_int64_t)len;
+    read_progress(prog, a, seen);
   }
   return image_blob_finish(f->w, NULL, -1, err);
 }
@@ -134,6 +147,9 @@ int source_open_archive(struct import_source *src, struct image_store *s,
                         int fd, const char *what, ctr_err *err) {
   struct archive *a = archive_read_new();
   struct archive_entry *e;
+  struct ctr_progress *prog = NULL;
+  int64_t seen = 0;
+  struct stat st;
   int r, ret = -1;
 
   memset(src, 0, sizeof(*src));
@@ -149,6 +165,9 @@ int source_open_archive(struct import_source *src, struct image_store *s,
     ctr_fail(err, 0, "%s: %s", what, archive_error_string(a));
     goto out;
   }
+  prog = ctr_progress_start("Reading", fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+                                           ? (uint64_t)st.st_size
+                                           : 0);
   while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
     const char *name = archive_entry_pathname(e);
     char *path = name ? normalise(name) : NULL;
@@ -187,7 +206,7 @@ int source_open_archive(struct import_source *src, struct image_store *s,
     f = add_file(src, path, err);
     if (f == NULL)
       goto out;
-    if (stage_entry_data(src, a, f, err) < 0)
+    if (stage_entry_data(src, a, f, prog, &seen, err) < 0)
       goto out;
   }
   if (r != ARCHIVE_EOF) {
@@ -200,6 +219,8 @@ int source_open_archive(struct import_source *src, struct image_store *s,
   }
   ret = 0;
 out:
+  read_progress(prog, a, &seen);
+  ctr_progress_done(prog);
   archive_read_free(a);
   if (ret < 0)
     source_close(src);

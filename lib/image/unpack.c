@@ -17,6 +17,7 @@
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/progress.h"
 #include "manifest.h"
 
 int image_chain_ids(const json_t *config, char (**ids)[CTR_DIGEST_LEN + 1],
@@ -57,6 +58,7 @@ struct unpack_job {
   const char *blob;    /* layer digest in the manifest */
   const char *diff_id; /* from the config */
   const char *hex;     /* chain id hex: the directory's name */
+  json_int_t size;     /* compressed size, for progress */
   int ret;
   ctr_err err;
 };
@@ -67,6 +69,7 @@ struct unpack_pool {
   size_t njobs, next;
   bool stop; /* a job failed: take no more */
   pthread_mutex_t lock;
+  struct ctr_progress *progress; /* NULL unless shown */
 };
 
 static void discard_tmp(int layers_fd, const char *tmp) {
@@ -132,6 +135,8 @@ static void *unpack_worker(void *arg) {
     if (j == NULL)
       return NULL;
     j->ret = unpack_layer(p->s, j, &j->err);
+    if (j->ret == 0)
+      ctr_progress_add(p->progress, (uint64_t)j->size);
     if (j->ret < 0) {
       pthread_mutex_lock(&p->lock);
       p->stop = true;
@@ -152,6 +157,9 @@ static int run_jobs(struct image_store *s, struct unpack_job *jobs, size_t n,
   size_t started = 0;
   int ret = 0;
 
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += (uint64_t)jobs[i].size;
   if (nthreads > n)
     nthreads = n;
   threads = calloc(nthreads, sizeof(*threads));
@@ -163,9 +171,11 @@ static int run_jobs(struct image_store *s, struct unpack_job *jobs, size_t n,
       break; /* fewer threads just means slower */
     started++;
   }
+  p.progress = ctr_progress_start("Unpacking", total);
   unpack_worker(&p);
   for (size_t i = 0; i < started; i++)
     pthread_join(threads[i], NULL);
+  ctr_progress_done(p.progress);
   pthread_mutex_destroy(&p.lock);
   free(threads);
   for (size_t i = 0; i < n; i++) {
@@ -211,6 +221,7 @@ static int plan_jobs(struct image_store *s, const struct image *img,
     jobs[*njobs].blob = blob;
     jobs[*njobs].diff_id = json_string_value(json_array_get(diff_ids, i));
     jobs[*njobs].hex = ctr_digest_hex(chain[i]);
+    jobs[*njobs].size = json_integer_value(json_object_get(l, "size"));
     (*njobs)++;
   }
   return 0;
