@@ -2,6 +2,9 @@
 #include "fs.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -264,3 +267,58 @@ int ctr_du(int dirfd, const char *name, off_t *bytes, ctr_err *err) {
   *bytes = 0;
   return du_at(dirfd, name, bytes, err);
 }
+
+/* Where openat2 is missing (kernels before 5.6, valgrind, some seccomp
+ * profiles): the same walk by hand, one component at a time, none of them
+ * followed. Paths here are clean (no "..", ".", or empty components), so
+ * this cannot leave dirfd either. */
+static int walk_beneath(int dirfd, const char *path, int flags) {
+  cleanup_free char *copy = strdup(path);
+  char *comp, *next, *save = NULL;
+  int cur = dirfd;
+  if (copy == NULL) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = next) {
+    struct stat st;
+    int fd;
+    next = strtok_r(NULL, "/", &save);
+    fd = openat(cur, comp,
+                (next ? O_PATH | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP) &&
+        fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      errno = ELOOP;
+    if (cur != dirfd) {
+      int e = errno;
+      close(cur);
+      errno = e;
+    }
+    if (fd < 0)
+      return -1;
+    cur = fd;
+  }
+  if (cur == dirfd)
+    return openat(dirfd, ".", flags | O_CLOEXEC);
+  return cur;
+}
+
+int ctr_open_beneath(int dirfd, const char *path, int flags) {
+  static int no_openat2; /* set once, read by every thread */
+  struct open_how how = {
+      .flags = (uint64_t)(flags | O_CLOEXEC),
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd, tries = 0;
+  if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
+    return walk_beneath(dirfd, path, flags);
+  do
+    fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+  while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 16)));
+  if (fd < 0 && errno == ENOSYS) {
+    __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+    return walk_beneath(dirfd, path, flags);
+  }
+  return fd;
+}
+

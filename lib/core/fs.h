@@ -24,6 +24,12 @@ int ctr_rm_rf(int dirfd, const char *name, ctr_err *err);
 /* Read a whole (small) file; *out is NUL-terminated and owned by caller. */
 int ctr_read_file(int dirfd, const char *path, size_t max, char **out,
                   size_t *len, ctr_err *err);
+/* Open dirfd/path without leaving dirfd and without following any symlink
+ * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component-by-component
+ * walk where openat2 is missing, as under valgrind). path must be clean:
+ * no "..", "." or empty components. Returns fd or -1 with errno (ELOOP
+ * for a symlink, EXDEV for an escape). */
+int ctr_open_beneath(int dirfd, const char *path, int flags);
 /* Read all of fd (at most max bytes). */
 int ctr_read_fd(int fd, size_t max, char **out, size_t *len, ctr_err *err);
 /* A unique temp name "prefix.XXXXXX" created with mkdtemp/mkstemp under

@@ -16,19 +16,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/fs.h"
 
 #define READ_BLOCK (1 << 20)
 #define WHITEOUT_PREFIX ".wh."
@@ -196,60 +195,6 @@ static bool is_whiteout(const char *name) {
   return strncmp(name, WHITEOUT_PREFIX, sizeof(WHITEOUT_PREFIX) - 1) == 0;
 }
 
-/* Where openat2 is missing (kernels before 5.6, valgrind, some seccomp
- * profiles): the same walk by hand, one component at a time, none of them
- * followed. Paths here are clean (no "..", ".", or empty components), so
- * this cannot leave dirfd either. */
-static int walk_beneath(int dirfd, const char *path, int flags) {
-  cleanup_free char *copy = strdup(path);
-  char *comp, *next, *save = NULL;
-  int cur = dirfd;
-  if (copy == NULL) {
-    errno = ENOMEM;
-    return -1;
-  }
-  for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = next) {
-    struct stat st;
-    int fd;
-    next = strtok_r(NULL, "/", &save);
-    fd = openat(cur, comp,
-                (next ? O_PATH | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP) &&
-        fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-      errno = ELOOP;
-    if (cur != dirfd) {
-      int e = errno;
-      close(cur);
-      errno = e;
-    }
-    if (fd < 0)
-      return -1;
-    cur = fd;
-  }
-  if (cur == dirfd)
-    return openat(dirfd, ".", flags | O_CLOEXEC);
-  return cur;
-}
-
-static int open_beneath(int dirfd, const char *path, int flags) {
-  static int no_openat2; /* set once, read by every extracting thread */
-  struct open_how how = {
-      .flags = (uint64_t)(flags | O_CLOEXEC),
-      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-  };
-  int fd, tries = 0;
-  if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
-    return walk_beneath(dirfd, path, flags);
-  do
-    fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-  while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 16)));
-  if (fd < 0 && errno == ENOSYS) {
-    __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
-    return walk_beneath(dirfd, path, flags);
-  }
-  return fd;
-}
-
 /* An error resolving `what` (the entry's own path or a hardlink target). */
 static int resolve_fail(struct extractor *x, int e, const char *what,
                         ctr_err *err) {
@@ -291,7 +236,7 @@ static int make_parents(struct extractor *x, const char *parent, ctr_err *err) {
         close(cur);
       return ctr_fail(err, e, "entry %s: create directory %s", x->name, comp);
     }
-    next = open_beneath(cur, comp, O_PATH | O_DIRECTORY);
+    next = ctr_open_beneath(cur, comp, O_PATH | O_DIRECTORY);
     if (next < 0) {
       int e = errno;
       if (cur != x->root)
@@ -323,7 +268,7 @@ static int entry_parent(struct extractor *x, const char *parent, bool create,
     return x->root;
   if (x->cached_parent != NULL && strcmp(x->cached_parent, parent) == 0)
     return x->cached_fd;
-  fd = open_beneath(x->root, parent, O_PATH | O_DIRECTORY);
+  fd = ctr_open_beneath(x->root, parent, O_PATH | O_DIRECTORY);
   if (fd < 0 && errno == ENOENT && create)
     fd = make_parents(x, parent, err);
   else if (fd < 0)
@@ -683,7 +628,7 @@ static int extract_hardlink(struct extractor *x, const struct layer_stream *st,
   if (tparent[0] == '\0')
     tfd = fcntl(x->root, F_DUPFD_CLOEXEC, 3);
   else
-    tfd = open_beneath(x->root, tparent, O_PATH | O_DIRECTORY);
+    tfd = ctr_open_beneath(x->root, tparent, O_PATH | O_DIRECTORY);
   if (tfd < 0) {
     cleanup_free char *what = NULL;
     if (asprintf(&what, "hardlink target %s", shown) < 0)

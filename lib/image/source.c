@@ -5,12 +5,10 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -253,11 +251,7 @@ static struct source_file *find(struct import_source *src, const char *path) {
 
 /* Open a file of a layout directory without leaving the directory. */
 static int open_beneath(int dirfd, const char *path) {
-  struct open_how how = {
-      .flags = O_RDONLY | O_CLOEXEC,
-      .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-  };
-  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+  return ctr_open_beneath(dirfd, path, O_RDONLY);
 }
 
 bool source_has(struct import_source *src, const char *path) {
