@@ -11,18 +11,18 @@ DESTDIR ?=
 
 CC ?= cc
 BUILD ?= build
-PKGS := jansson libarchive libcrypto
+PKGS := jansson libarchive libcrypto libseccomp libcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS += -D_FILE_OFFSET_BITS=64 -Ilib
+CPPFLAGS += -D_FILE_OFFSET_BITS=64 -Ilib -DCTR_DATADIR='"$(DATADIR)"'
 ALL_CFLAGS = $(WARN) -std=gnu11 -fno-strict-aliasing $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS += $(PKG_LIBS) -lpthread
 
-TOOLS := ctr-image
-LIB_SRC := $(wildcard lib/core/*.c lib/image/*.c)
+TOOLS := $(patsubst bin/%.c,%,$(wildcard bin/ctr-*.c))
+LIB_SRC := $(wildcard lib/core/*.c lib/image/*.c lib/run/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -30,7 +30,14 @@ MAN1 := $(wildcard man/man1/*.1)
 MAN5 := $(wildcard man/man5/*.5)
 MAN7 := $(wildcard man/man7/*.7)
 
-all: $(TOOLS:%=$(BUILD)/bin/%) $(UNIT_BIN)
+all: $(TOOLS:%=$(BUILD)/bin/%) $(UNIT_BIN) $(BUILD)/probe/ctr-probe
+
+# The probe runs inside test containers, so it is static: it needs nothing
+# from the image it is copied into.
+$(BUILD)/probe/ctr-probe: tests/probe/probe.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	@$(CC) $(WARN) -std=gnu11 -O2 -static -o $@ $<
 
 $(BUILD)/%.o: %.c $(wildcard lib/*/*.h)
 	@mkdir -p $(dir $@)
@@ -111,6 +118,8 @@ install: all
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -d $(DESTDIR)$(DATADIR)/ctr/seccomp
+	install -m 0644 share/seccomp/default.json $(DESTDIR)$(DATADIR)/ctr/seccomp/default.json
 	for t in $(TOOLS); do \
 	  [ -f completions/bash/$$t ] && install -m 0644 completions/bash/$$t $(DESTDIR)$(BASHCOMPDIR)/$$t; \
 	  [ -f completions/zsh/_$$t ] && install -m 0644 completions/zsh/_$$t $(DESTDIR)$(ZSHCOMPDIR)/_$$t; \

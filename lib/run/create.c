@@ -1,0 +1,262 @@
+#define _GNU_SOURCE
+#include "create.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "core/fs.h"
+#include "core/json.h"
+#include "image/store.h"
+#include "image/unpack.h"
+#include "rootfs.h"
+#include "seccomp.h"
+#include "user.h"
+
+static int write_text(int dfd, const char *name, const char *text, ctr_err *err) {
+  return ctr_atomic_write(dfd, name, text, strlen(text), 0644, false, err);
+}
+
+/* The host's resolvers, less loopback ones that mean nothing in another
+ * network namespace. */
+static int write_resolv(int dfd, bool host_net, ctr_err *err) {
+  cleanup_free char *host = NULL;
+  cleanup_free char *out = NULL;
+  size_t len = 0, used = 0;
+  ctr_err e = NULL;
+  if (ctr_read_file(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host, &len, &e) < 0) {
+    ctr_err_free(&e);
+    return write_text(dfd, "resolv.conf", "", err);
+  }
+  out = calloc(1, len + 1);
+  if (out == NULL)
+    return ctr_fail(err, ENOMEM, "resolv.conf");
+  for (char *save = NULL, *l = strtok_r(host, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    if (!host_net && strncmp(l, "nameserver", 10) == 0 &&
+        (strstr(l, " 127.") || strstr(l, "\t127.") || strstr(l, " ::1")))
+      continue;
+    used += (size_t)sprintf(out + used, "%s\n", l);
+  }
+  return write_text(dfd, "resolv.conf", out, err);
+}
+
+static int write_etc_files(int dfd, const json_t *config, bool host_net, ctr_err *err) {
+  const char *hostname = ctr_json_str(config, "hostname");
+  char buf[512];
+  snprintf(buf, sizeof(buf), "%s\n", hostname ? hostname : "");
+  if (write_text(dfd, "hostname", buf, err) < 0)
+    return -1;
+  snprintf(buf, sizeof(buf),
+           "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+           "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+           "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
+           hostname ? hostname : "localhost");
+  if (write_text(dfd, "hosts", buf, err) < 0)
+    return -1;
+  return write_resolv(dfd, host_net, err);
+}
+
+static int load_image(const struct ctr_paths *p, const char *ref, struct image *img,
+                      char ***lowers, size_t *nlowers, ctr_err *err) {
+  struct image_store s;
+  int ret = -1;
+  if (image_store_open(&s, p, STORE_WRITE, err) < 0)
+    return -1;
+  if (image_resolve(&s, ref, img, err) == 0 &&
+      image_unpack(&s, img, lowers, nlowers, err) == 0)
+    ret = 0;
+  image_store_close(&s);
+  return ret;
+}
+
+int run_rootfs_mount(struct run_container *c, ctr_err *err) {
+  cleanup_free char *target = NULL, *upper = NULL, *work = NULL;
+  json_t *lower = json_object_get(c->state, "lower");
+  const char **dirs;
+  size_t n = json_array_size(lower);
+  struct stat st, parent;
+  int ret;
+  if (asprintf(&target, "%s/rootfs", c->dir) < 0 || asprintf(&upper, "%s/upper", c->dir) < 0 ||
+      asprintf(&work, "%s/work", c->dir) < 0)
+    return ctr_fail(err, ENOMEM, "rootfs");
+  /* Mounted already when the rootfs is on another device than its dir. */
+  if (stat(target, &st) == 0 && stat(c->dir, &parent) == 0 && st.st_dev != parent.st_dev)
+    return 0;
+  dirs = calloc(n ? n : 1, sizeof(*dirs));
+  if (dirs == NULL)
+    return ctr_fail(err, ENOMEM, "rootfs");
+  for (size_t i = 0; i < n; i++)
+    dirs[i] = json_string_value(json_array_get(lower, i));
+  ret = run_overlay_mount(dirs, n, upper, work, target, err);
+  free(dirs);
+  return ret;
+}
+
+int run_rootfs_unmount(struct run_container *c, ctr_err *err) {
+  cleanup_free char *target = NULL;
+  if (asprintf(&target, "%s/rootfs", c->dir) < 0)
+    return ctr_fail(err, ENOMEM, "rootfs");
+  if (umount2(target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    return ctr_fail(err, errno, "unmount %s", target);
+  return 0;
+}
+
+int run_config_load(struct run_container *c, json_t **config, ctr_err *err) {
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/config.json", c->dir) < 0)
+    return ctr_fail(err, ENOMEM, "config");
+  return ctr_json_load_object(AT_FDCWD, path, 16 << 20, config, err);
+}
+
+/* Host directories for -v exist before the mount, as docker makes them. */
+static int prepare_volumes(const struct ctr_paths *p, const json_t *config, ctr_err *err) {
+  size_t i;
+  json_t *m;
+  cleanup_free char *vols = NULL;
+  if (asprintf(&vols, "%s/volumes/", p->root) < 0)
+    return ctr_fail(err, ENOMEM, "volumes");
+  json_array_foreach(json_object_get(config, "mounts"), i, m) {
+    const char *src = ctr_json_str(m, "source");
+    struct stat st;
+    if (strcmp(ctr_json_str(m, "type"), "bind") != 0 || src == NULL)
+      continue;
+    if (strncmp(src, vols, strlen(vols)) != 0 && stat(src, &st) == 0)
+      continue;
+    if (stat(src, &st) < 0 && ctr_mkdir_p(AT_FDCWD, src, 0755, err) < 0)
+      return ctr_wrap(err, "volume");
+  }
+  return 0;
+}
+
+static int seccomp_for(const struct run_opts *o, const json_t *caps, json_t **out, ctr_err *err) {
+  cleanup_free char *path = NULL;
+  cleanup_free char *buf = NULL;
+  const char **names;
+  size_t len = 0, n = json_array_size(caps);
+  int ret;
+  *out = NULL;
+  if (o->privileged || (o->seccomp && strcmp(o->seccomp, "unconfined") == 0))
+    return 0;
+  if (o->seccomp != NULL)
+    path = strdup(o->seccomp);
+  else if (run_seccomp_default_path(&path, err) < 0)
+    return -1;
+  if (path == NULL)
+    return ctr_fail(err, ENOMEM, "seccomp");
+  if (ctr_read_file(AT_FDCWD, path, 4 << 20, &buf, &len, err) < 0)
+    return ctr_wrap(err, "seccomp profile");
+  names = calloc(n ? n : 1, sizeof(*names));
+  if (names == NULL)
+    return ctr_fail(err, ENOMEM, "seccomp");
+  for (size_t i = 0; i < n; i++)
+    names[i] = json_string_value(json_array_get(caps, i));
+  ret = run_seccomp_from_profile(buf, len, names, n, out, err);
+  free(names);
+  if (ret < 0)
+    return ctr_wrap(err, "seccomp profile %s", path);
+  return 0;
+}
+
+int run_create(const struct ctr_paths *p, const struct run_opts *o,
+               struct run_container *c, json_t **config_out, ctr_err *err) {
+  struct image img = {0};
+  struct run_user user = {0};
+  char **lowers = NULL;
+  size_t nlowers = 0;
+  cleanup_free char *cgpath = NULL, *vols = NULL;
+  cleanup_close int dfd = -1;
+  cleanup_close int rootfd = -1;
+  json_t *config = NULL, *seccomp = NULL, *lower;
+  const json_t *icfg;
+  bool made = false;
+  int ret = -1;
+
+  if (load_image(p, o->image, &img, &lowers, &nlowers, err) < 0)
+    goto out;
+  icfg = json_object_get(img.config, "config");
+  if (run_container_new(p, o->name, c, err) < 0)
+    goto out;
+  made = true;
+  lower = json_array();
+  for (size_t i = 0; i < nlowers; i++)
+    json_array_append_new(lower, json_string(lowers[i]));
+  json_object_set_new(c->state, "lower", lower);
+  json_object_set_new(c->state, "image", json_string(o->image));
+  json_object_set_new(c->state, "image_digest", json_string(img.digest));
+  json_object_set_new(c->state, "image_id", json_string(img.config_digest));
+  dfd = ctr_open_dir(AT_FDCWD, c->dir, err);
+  if (dfd < 0 || mkdirat(dfd, "rootfs", 0755) < 0 || mkdirat(dfd, "upper", 0755) < 0 ||
+      mkdirat(dfd, "work", 0700) < 0) {
+    if (dfd >= 0)
+      ctr_fail(err, errno, "container directory");
+    goto out;
+  }
+  if (run_rootfs_mount(c, err) < 0)
+    goto out;
+  rootfd = ctr_open_dir(dfd, "rootfs", err);
+  if (rootfd < 0 ||
+      run_user_resolve(rootfd, o->user ? o->user : ctr_json_str(icfg, "User"), &user, err) < 0)
+    goto out;
+  if (asprintf(&cgpath, "ctr/%s", c->id) < 0 || asprintf(&vols, "%s/volumes", p->root) < 0) {
+    ctr_fail(err, ENOMEM, "create");
+    goto out;
+  }
+  {
+    struct run_spec_in in = {.opts = o, .image_config = icfg, .id = c->id, .user = &user,
+                             .seccomp = NULL, .cgroups_path = cgpath,
+                             .container_dir = c->dir, .volumes_dir = vols};
+    if (o->userns != NULL && strcmp(o->userns, "auto") == 0) {
+      /* A private 64k range per container, from its id: root inside is an
+       * unprivileged uid outside. */
+      in.uid_base = 100000 + 65536 * (uid_t)(strtoul((char[]){c->id[0], c->id[1], c->id[2], 0}, NULL, 16) % 1024);
+      in.uid_count = 65536;
+    }
+    /* The seccomp profile depends on the final capability set. */
+    if (run_spec_build(&in, &config, err) < 0)
+      goto out;
+    if (seccomp_for(o, json_object_get(json_object_get(json_object_get(config, "process"),
+                                                       "capabilities"), "bounding"),
+                    &seccomp, err) < 0)
+      goto out;
+    if (seccomp != NULL)
+      json_object_set_new(json_object_get(config, "linux"), "seccomp", seccomp);
+  }
+  if (write_etc_files(dfd, config, o->network && strcmp(o->network, "host") == 0, err) < 0 ||
+      prepare_volumes(p, config, err) < 0 ||
+      ctr_json_save(dfd, "config.json", config, true, true, err) < 0)
+    goto out;
+  {
+    json_t *st = c->state;
+    json_object_set(st, "command", json_object_get(json_object_get(config, "process"), "args"));
+    json_object_set_new(st, "labels", o->labels ? json_deep_copy(o->labels) : json_object());
+    json_object_set_new(st, "rm", json_boolean(o->rm));
+    json_object_set_new(st, "stop_signal", json_string(o->stop_signal ? o->stop_signal : "SIGTERM"));
+    json_object_set_new(st, "stop_timeout", json_integer(o->stop_timeout >= 0 ? o->stop_timeout : 10));
+    json_object_set_new(st, "hostname", json_string(ctr_json_str(config, "hostname")));
+  }
+  if (run_container_save(c, true, err) < 0)
+    goto out;
+  *config_out = config;
+  config = NULL;
+  ret = 0;
+out:
+  if (ret < 0 && made) {
+    ctr_err e = NULL;
+    run_rootfs_unmount(c, &e);
+    ctr_err_free(&e);
+    run_container_delete(c, &e);
+    ctr_err_free(&e);
+    run_container_free(c);
+  }
+  json_decref(config);
+  run_user_free(&user);
+  image_unpack_free(lowers, nlowers);
+  image_free(&img);
+  return ret;
+}

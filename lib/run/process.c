@@ -1,0 +1,429 @@
+#define _GNU_SOURCE
+#include "process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "cgroup.h"
+#include "core/cleanup.h"
+#include "core/fs.h"
+#include "core/json.h"
+#include "rootfs.h"
+#include "seccomp.h"
+
+/* What the child tells the parent when it cannot go on. */
+struct child_report {
+  int exit_class;
+  char msg[1024];
+};
+
+static const struct {
+  const char *type;
+  int flag;
+} ns_flags[] = {
+    {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC},
+    {"uts", CLONE_NEWUTS},   {"mount", CLONE_NEWNS},    {"cgroup", CLONE_NEWCGROUP},
+    {"user", CLONE_NEWUSER},
+};
+
+static int clone_flags(const json_t *config, ctr_err *err) {
+  json_t *ns = json_object_get(json_object_get(config, "linux"), "namespaces"), *n;
+  size_t i;
+  int flags = 0;
+  json_array_foreach(ns, i, n) {
+    const char *type = ctr_json_str(n, "type");
+    bool known = false;
+    if (ctr_json_str(n, "path") != NULL)
+      return ctr_fail(err, 0, "joining an existing %s namespace is not supported yet",
+                      type ? type : "?");
+    for (size_t k = 0; k < sizeof(ns_flags) / sizeof(ns_flags[0]); k++)
+      if (type && strcmp(type, ns_flags[k].type) == 0) {
+        flags |= ns_flags[k].flag;
+        known = true;
+      }
+    if (!known)
+      return ctr_fail(err, 0, "unknown namespace type %s", type ? type : "(none)");
+  }
+  return flags;
+}
+
+static int write_map(pid_t pid, const char *file, const json_t *maps, ctr_err *err) {
+  char path[64], buf[4096];
+  size_t off = 0, i;
+  json_t *m;
+  cleanup_close int fd = -1;
+  json_array_foreach(maps, i, m) {
+    int n = snprintf(buf + off, sizeof(buf) - off, "%lld %lld %lld\n",
+                     (long long)json_integer_value(json_object_get(m, "containerID")),
+                     (long long)json_integer_value(json_object_get(m, "hostID")),
+                     (long long)json_integer_value(json_object_get(m, "size")));
+    if (n < 0 || (size_t)n >= sizeof(buf) - off)
+      return ctr_fail(err, E2BIG, "%s", file);
+    off += (size_t)n;
+  }
+  snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, buf, off) != (ssize_t)off)
+    return ctr_fail(err, errno, "write %s", path);
+  return 0;
+}
+
+/* ---- the child ------------------------------------------------------------ */
+
+static __attribute__((noreturn)) void child_fail(int sock, int exit_class, ctr_err *err) {
+  struct child_report r = {.exit_class = exit_class};
+  snprintf(r.msg, sizeof(r.msg), "%s", *err && (*err)->msg ? (*err)->msg : "container setup failed");
+  if (write(sock, &r, sizeof(r)) < 0) {
+    /* the parent is gone; nothing left to tell */
+  }
+  _exit(exit_class);
+}
+
+/* lo comes up in a new network namespace, as in docker's "none". */
+static int loopback_up(ctr_err *err) {
+  struct ifreq ifr = {0};
+  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return ctr_fail(err, errno, "socket");
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+    return ctr_fail(err, errno, "lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+    return ctr_fail(err, errno, "bring lo up");
+  return 0;
+}
+
+static int set_rlimits(const json_t *process, ctr_err *err) {
+  static const struct {
+    const char *name;
+    int res;
+  } names[] = {
+      {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
+      {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
+      {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+      {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+      {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+      {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+  };
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(process, "rlimits"), i, r) {
+    const char *type = ctr_json_str(r, "type");
+    struct rlimit rl = {(rlim_t)json_integer_value(json_object_get(r, "soft")),
+                        (rlim_t)json_integer_value(json_object_get(r, "hard"))};
+    size_t k;
+    for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+      if (type && strcmp(type, names[k].name) == 0)
+        break;
+    if (k == sizeof(names) / sizeof(names[0]))
+      return ctr_fail(err, 0, "unknown rlimit %s", type ? type : "(none)");
+    if (setrlimit(names[k].res, &rl) < 0)
+      return ctr_fail(err, errno, "setrlimit %s", type);
+  }
+  return 0;
+}
+
+static int set_user(const json_t *process, ctr_err *err) {
+  const json_t *user = json_object_get(process, "user");
+  uid_t uid = (uid_t)json_integer_value(json_object_get(user, "uid"));
+  gid_t gid = (gid_t)json_integer_value(json_object_get(user, "gid"));
+  gid_t groups[256];
+  size_t n = 0, i;
+  json_t *g;
+  json_array_foreach(json_object_get(user, "additionalGids"), i, g) if (n < 256) groups[n++] =
+      (gid_t)json_integer_value(g);
+  if (setgroups(n, groups) < 0)
+    return ctr_fail(err, errno, "setgroups");
+  if (setresgid(gid, gid, gid) < 0)
+    return ctr_fail(err, errno, "setgid %u", gid);
+  /* Keep the permitted set across the uid change; run_caps_apply then
+   * sets exactly what the config asks for. */
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    return ctr_fail(err, errno, "keep capabilities");
+  if (setresuid(uid, uid, uid) < 0)
+    return ctr_fail(err, errno, "setuid %u", uid);
+  return 0;
+}
+
+/* The first word of args through PATH from the container's env. */
+static int find_exec(const json_t *process, char *out, size_t len) {
+  const char *arg0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
+  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t i;
+  json_t *e;
+  int saw_eacces = 0;
+  if (arg0 == NULL || *arg0 == '\0')
+    return -ENOENT;
+  if (strchr(arg0, '/') != NULL) {
+    snprintf(out, len, "%s", arg0);
+    return 0;
+  }
+  json_array_foreach(json_object_get(process, "env"), i, e) {
+    const char *s = json_string_value(e);
+    if (s && strncmp(s, "PATH=", 5) == 0)
+      path = s + 5;
+  }
+  for (const char *p = path; *p;) {
+    const char *colon = strchrnul(p, ':');
+    struct stat st;
+    snprintf(out, len, "%.*s/%s", (int)(colon - p), p, arg0);
+    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (access(out, X_OK) == 0)
+        return 0;
+      saw_eacces = 1;
+    }
+    p = *colon ? colon + 1 : colon;
+  }
+  return saw_eacces ? -EACCES : -ENOENT;
+}
+
+static void child_main(struct run_start *s, int sock, int pty_slave, int flags) {
+  const json_t *config = s->config;
+  const json_t *process = json_object_get(config, "process");
+  const json_t *caps = json_object_get(process, "capabilities");
+  const json_t *seccomp = json_object_get(json_object_get(config, "linux"), "seccomp");
+  bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
+  const char *cwd = ctr_json_str(process, "cwd");
+  const char *hostname = ctr_json_str(config, "hostname");
+  char exe[4096];
+  char go;
+  ctr_err err = NULL;
+  size_t i, n;
+  json_t *v;
+  int r;
+  char **argv, **envp;
+
+  /* Wait until the parent has placed us in the cgroup and written maps. */
+  if (read(sock, &go, 1) != 1)
+    _exit(RUN_EXIT_FAILED);
+  if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+    ctr_fail(&err, errno, "become root in the user namespace");
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
+  if (setsid() < 0) {
+    ctr_fail(&err, errno, "setsid");
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
+  if (pty_slave >= 0) {
+    if (ioctl(pty_slave, TIOCSCTTY, 0) < 0) {
+      ctr_fail(&err, errno, "set the controlling terminal");
+      child_fail(sock, RUN_EXIT_FAILED, &err);
+    }
+    for (int fd = 0; fd < 3; fd++)
+      dup2(pty_slave, fd);
+    if (pty_slave > 2)
+      close(pty_slave);
+  } else {
+    for (int fd = 0; fd < 3; fd++)
+      if (s->stdio[fd] >= 0 && s->stdio[fd] != fd && dup2(s->stdio[fd], fd) < 0) {
+        ctr_fail(&err, errno, "set up stdio");
+        child_fail(sock, RUN_EXIT_FAILED, &err);
+      }
+  }
+  if ((flags & CLONE_NEWUTS) && hostname && sethostname(hostname, strlen(hostname)) < 0) {
+    ctr_fail(&err, errno, "sethostname %s", hostname);
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
+  if ((flags & CLONE_NEWNET) && loopback_up(&err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  if (run_rootfs_setup(s->bundle, config, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  if (set_rlimits(process, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  if (json_object_get(process, "oomScoreAdj") != NULL) {
+    char buf[32];
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    int len = snprintf(buf, sizeof(buf), "%lld",
+                       (long long)json_integer_value(json_object_get(process, "oomScoreAdj")));
+    if (fd >= 0) {
+      if (write(fd, buf, (size_t)len) < 0) {
+        /* best effort, as runc: the kernel may refuse lowering it */
+      }
+      close(fd);
+    }
+  }
+  /* docker creates a missing working directory */
+  if (cwd == NULL)
+    cwd = "/";
+  if (ctr_mkdir_p(AT_FDCWD, cwd, 0755, &err) < 0 || chdir(cwd) < 0) {
+    if (err == NULL)
+      ctr_fail(&err, errno, "chdir %s", cwd);
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
+  if (run_caps_bound(caps, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+   * while we still have it (the profile allows what follows). */
+  if (!nnp && seccomp != NULL && run_seccomp_install(seccomp, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  if (set_user(process, &err) < 0 || run_caps_apply(caps, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    ctr_fail(&err, errno, "no_new_privs");
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
+  r = find_exec(process, exe, sizeof(exe));
+  if (r < 0) {
+    const char *arg0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
+    if (r == -ENOENT)
+      ctr_fail(&err, 0, "exec %s: executable file not found in $PATH", arg0 ? arg0 : "");
+    else
+      ctr_fail(&err, 0, "exec %s: permission denied", arg0 ? arg0 : "");
+    child_fail(sock, r == -ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC, &err);
+  }
+  n = json_array_size(json_object_get(process, "args"));
+  argv = calloc(n + 1, sizeof(char *));
+  envp = calloc(json_array_size(json_object_get(process, "env")) + 1, sizeof(char *));
+  if (argv == NULL || envp == NULL) {
+    ctr_fail(&err, ENOMEM, "exec");
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
+  json_array_foreach(json_object_get(process, "args"), i, v) argv[i] = (char *)json_string_value(v);
+  json_array_foreach(json_object_get(process, "env"), i, v) envp[i] = (char *)json_string_value(v);
+  if (nnp && seccomp != NULL && run_seccomp_install(seccomp, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  /* No host fd may reach the container (CVE-2024-21626): everything but
+   * 0-2 closes on exec, the sync socket included, which tells the parent
+   * the exec happened. */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(exe, argv, envp);
+  r = errno;
+  /* docker's wording, lowercase */
+  ctr_fail(&err, 0, "exec %s: %s", exe,
+           r == EACCES ? "permission denied" : r == ENOENT ? "no such file or directory"
+           : r == ENOEXEC ? "exec format error" : strerror(r));
+  child_fail(sock, r == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC, &err);
+}
+
+/* ---- the parent ----------------------------------------------------------- */
+
+int run_exit_code(int status) {
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return 255;
+}
+
+static int reap(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return status;
+}
+
+int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
+  const json_t *lx = json_object_get(s->config, "linux");
+  const char *cgpath = ctr_json_str(lx, "cgroupsPath");
+  int sock[2] = {-1, -1}, master = -1, slave = -1;
+  int flags = clone_flags(s->config, err);
+  struct child_report rep;
+  ssize_t n;
+  pid_t pid;
+
+  *exit_class = RUN_EXIT_FAILED;
+  s->pid = -1;
+  s->pty_master = -1;
+  s->cgroup = NULL;
+  if (flags < 0)
+    return -1;
+  if (json_is_true(json_object_get(json_object_get(s->config, "process"), "terminal"))) {
+    if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
+      return ctr_fail(err, errno, "allocate a pty");
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
+    ctr_fail(err, errno, "socketpair");
+    goto fail;
+  }
+  if (cgpath != NULL &&
+      run_cgroup_create(cgpath, json_object_get(lx, "resources"), &s->cgroup, err) < 0)
+    goto fail;
+  pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) {
+    ctr_fail(err, errno, "clone");
+    goto fail;
+  }
+  if (pid == 0) {
+    close(sock[0]);
+    if (master >= 0)
+      close(master);
+    child_main(s, sock[1], slave, flags);
+    _exit(RUN_EXIT_FAILED);
+  }
+  close(sock[1]);
+  sock[1] = -1;
+  if (slave >= 0) {
+    close(slave);
+    slave = -1;
+  }
+  s->pid = pid;
+  if (s->cgroup != NULL && run_cgroup_add(s->cgroup, pid, err) < 0)
+    goto fail_child;
+  if (flags & CLONE_NEWUSER) {
+    if (write_map(pid, "uid_map", json_object_get(lx, "uidMappings"), err) < 0 ||
+        write_map(pid, "gid_map", json_object_get(lx, "gidMappings"), err) < 0)
+      goto fail_child;
+  }
+  if (write(sock[0], "g", 1) != 1) {
+    ctr_fail(err, errno, "start the container");
+    goto fail_child;
+  }
+  /* EOF: the exec happened and closed the child's end. */
+  do
+    n = read(sock[0], &rep, sizeof(rep));
+  while (n < 0 && errno == EINTR);
+  close(sock[0]);
+  sock[0] = -1;
+  if (n > 0) {
+    rep.msg[sizeof(rep.msg) - 1] = '\0';
+    *exit_class = rep.exit_class;
+    ctr_fail(err, 0, "%s", rep.msg);
+    reap(pid);
+    s->pid = -1;
+    goto fail;
+  }
+  s->pty_master = master;
+  return 0;
+fail_child:
+  kill(pid, SIGKILL);
+  reap(pid);
+  s->pid = -1;
+fail:
+  if (sock[0] >= 0)
+    close(sock[0]);
+  if (sock[1] >= 0)
+    close(sock[1]);
+  if (master >= 0)
+    close(master);
+  if (slave >= 0)
+    close(slave);
+  if (s->cgroup != NULL) {
+    ctr_err e = NULL;
+    run_cgroup_destroy(s->cgroup, &e);
+    ctr_err_free(&e);
+    s->cgroup = NULL;
+  }
+  return -1;
+}

@@ -1,0 +1,26 @@
+/* Running a created container to its end: start its process, relay
+ * stdio or a pty, forward signals, then record how it ended and clean up
+ * (cgroup, overlay, and with --rm the container itself). */
+#ifndef CTR_RUN_SUPERVISE_H
+#define CTR_RUN_SUPERVISE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "container.h"
+#include "core/error.h"
+
+struct run_supervise {
+  bool interactive; /* -i: the container reads our stdin */
+  bool rm;          /* --rm: remove the container when it ends */
+  const char *pidfile;
+  int exit_code;    /* out: the container's status, or 125/126/127 */
+};
+
+/* In the foreground: returns 0 once the container has run and ended (its
+ * status in sv->exit_code), -1 when it could not start (sv->exit_code is
+ * 125, 126 or 127). */
+int run_supervise_foreground(struct run_container *c, const json_t *config,
+                             struct run_supervise *sv, ctr_err *err);
+
+#endif
