@@ -21,6 +21,7 @@
 #include "run/create.h"
 #include "run/process.h"
 #include "run/spec.h"
+#include "run/state.h"
 #include "run/supervise.h"
 
 static const char usage[] =
@@ -61,6 +62,8 @@ static const char usage[] =
     "      --stop-signal SIG      signal ctr-stop sends (default SIGTERM)\n"
     "      --stop-timeout SECS    seconds before SIGKILL (default 10)\n"
     "      --pidfile FILE         write the container's pid there\n"
+    "      --cgroup-parent PATH   cgroup under which the container's goes\n"
+    "                             (default $CTR_CGROUP_PARENT, else ctr)\n"
     "      --root DIR, --rundir DIR, --debug, --help, --version\n"
     "\n"
     "Exit status: the container's, or 125 if ctr-run failed, 126 if the\n"
@@ -73,7 +76,7 @@ enum {
   OPT_READ_ONLY, OPT_MEMORY_SWAP, OPT_MEMORY_RES, OPT_CPUS, OPT_CPU_SHARES, OPT_PIDS,
   OPT_ULIMIT, OPT_CAP_ADD, OPT_CAP_DROP, OPT_SECURITY, OPT_PRIVILEGED, OPT_LABEL,
   OPT_NETWORK, OPT_USERNS, OPT_STOP_SIGNAL, OPT_STOP_TIMEOUT, OPT_PIDFILE, OPT_INIT,
-  OPT_RESTART,
+  OPT_RESTART, OPT_CGROUP_PARENT,
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +112,7 @@ static const struct option long_opts[] = {
     {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
     {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
     CTR_CLI_LONGOPTS,
     {0, 0, 0, 0}};
 
@@ -231,6 +235,9 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
   o->labels = json_object();
   o->ulimits = json_array();
   o->stop_timeout = -1;
+  o->cgroup_parent = getenv("CTR_CGROUP_PARENT");
+  if (o->cgroup_parent != NULL && o->cgroup_parent[0] == '\0')
+    o->cgroup_parent = NULL;
   opterr = 0;
   /* '+': options stop at IMAGE; what follows belongs to the command. */
   while ((opt = getopt_long(argc, argv, "+de:w:u:h:v:itm:", long_opts, NULL)) != -1) {
@@ -340,6 +347,11 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
       o->stop_timeout = (int)n;
       break;
     case OPT_PIDFILE: a->pidfile = optarg; break;
+    case OPT_CGROUP_PARENT:
+      if (optarg[0] == '\0' || strstr(optarg, "..") != NULL)
+        return ctr_usage(err, "--cgroup-parent %s: want a relative cgroup path", optarg);
+      o->cgroup_parent = optarg;
+      break;
     default:
       return ctr_cli_bad_option(&a->cli, argc, argv, err);
     }
@@ -370,6 +382,7 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
   struct run_container c = {0};
   struct run_supervise sv = {.interactive = a->o.interactive, .rm = a->o.rm,
                              .pidfile = a->pidfile};
+  sv.paths = &paths;
   json_t *config = NULL;
   int ret = -1;
   *status = RUN_EXIT_FAILED;
@@ -420,8 +433,9 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
     return ctr_usage(err, "start needs one CONTAINER");
   if (ctr_cli_paths(&a->cli, &paths, err) < 0)
     return -1;
+  sv.paths = &paths;
   if (run_container_find(&paths, argv[optind], &c, err) < 0 ||
-      run_config_load(&c, &config, err) < 0)
+      run_state_refresh(&paths, &c, err) < 0 || run_config_load(&c, &config, err) < 0)
     goto out;
   if (strcmp(ctr_json_str(c.state, "status"), "running") == 0) {
     ctr_fail(err, 0, "container %s is already running", argv[optind]);

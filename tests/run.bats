@@ -7,11 +7,18 @@ load helpers/common
 setup_file() {
   export CTR_ROOT="$BATS_FILE_TMPDIR/root" CTR_RUNDIR="$BATS_FILE_TMPDIR/run"
   export CTR_PROBE="${CTR_BUILD:-$TESTS_DIR/../build}/probe/ctr-probe"
+  # our own cgroup parent, so other runs' containers are not counted as ours
+  export CTR_CGROUP_PARENT="ctr-test-run-$$"
   bash "$TESTS_DIR/helpers/probe-image.sh" "$CTR_PROBE" >/dev/null
 }
 
 setup() {
   export CTR_ROOT="$BATS_FILE_TMPDIR/root" CTR_RUNDIR="$BATS_FILE_TMPDIR/run"
+}
+
+cgroup_children() { # container cgroups left under our parent
+  find /sys/fs/cgroup/memory/"$CTR_CGROUP_PARENT" /sys/fs/cgroup/pids/"$CTR_CGROUP_PARENT" \
+    -mindepth 1 -type d 2>/dev/null
 }
 
 teardown_file() {
@@ -22,6 +29,10 @@ teardown_file() {
       umount -l "$d/rootfs" 2>/dev/null || true
     done
   fi
+  for d in /sys/fs/cgroup/*/"$CTR_CGROUP_PARENT"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  true
 }
 
 probe() { # run the probe in a fresh container: probe [ctr-run opts] -- SUBCOMMAND…
@@ -33,7 +44,7 @@ probe() { # run the probe in a fresh container: probe [ctr-run opts] -- SUBCOMMA
 
 no_leftovers() {
   ! grep -q "$CTR_ROOT" /proc/self/mountinfo
-  [ -z "$(find /sys/fs/cgroup/memory/ctr /sys/fs/cgroup/pids/ctr -mindepth 1 -type d 2>/dev/null)" ]
+  [ -z "$(cgroup_children)" ]
   [ -z "$(ls "$CTR_ROOT/containers" 2>/dev/null)" ]
 }
 

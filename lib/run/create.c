@@ -203,7 +203,8 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   if (rootfd < 0 ||
       run_user_resolve(rootfd, o->user ? o->user : ctr_json_str(icfg, "User"), &user, err) < 0)
     goto out;
-  if (asprintf(&cgpath, "ctr/%s", c->id) < 0 || asprintf(&vols, "%s/volumes", p->root) < 0) {
+  if (asprintf(&cgpath, "%s/%s", o->cgroup_parent ? o->cgroup_parent : "ctr", c->id) < 0 ||
+      asprintf(&vols, "%s/volumes", p->root) < 0) {
     ctr_fail(err, ENOMEM, "create");
     goto out;
   }

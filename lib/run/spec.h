@@ -30,6 +30,7 @@ struct run_opts {
   const char *seccomp; /* NULL: default profile; "unconfined"; a file */
   const char *network; /* "none", "host" */
   const char *userns;  /* NULL or "host": none; "auto": a private range */
+  const char *cgroup_parent; /* the container's cgroup is <parent>/<id> */
   const char *stop_signal;
   int stop_timeout;
   int64_t memory, memory_swap, memory_reservation; /* bytes, 0 unset */

@@ -22,12 +22,7 @@
 #include "core/json.h"
 #include "create.h"
 #include "process.h"
-
-static void now_rfc3339(char *out, size_t len) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, out, len);
-}
+#include "state.h"
 
 static int write_pidfile(const char *path, pid_t pid, ctr_err *err) {
   char buf[32];
@@ -111,30 +106,30 @@ static int wait_loop(pid_t pid, int master, bool interactive, const sigset_t *se
   }
 }
 
-static int finish(struct run_container *c, struct run_start *s, int status, bool rm, ctr_err *err) {
-  char when[64];
+int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
+                         struct run_cgroup *cg, int status, bool rm, ctr_err *err) {
   bool oom = false;
   ctr_err e = NULL;
-  if (s->cgroup != NULL) {
-    if (run_cgroup_oom_killed(s->cgroup, &oom, &e) < 0)
+  if (cg != NULL) {
+    if (run_cgroup_oom_killed(cg, &oom, &e) < 0)
       ctr_err_free(&e);
-    run_cgroup_kill(s->cgroup, SIGKILL, &e);
+    /* nothing the container started may outlive it */
+    run_cgroup_kill(cg, SIGKILL, &e);
     ctr_err_free(&e);
-    if (run_cgroup_destroy(s->cgroup, &e) < 0)
+    if (run_cgroup_destroy(cg, &e) < 0)
       ctr_err_free(&e);
-    s->cgroup = NULL;
   }
   if (run_rootfs_unmount(c, err) < 0)
     return -1;
-  if (rm)
+  if (rm) {
+    cleanup_free char *run = run_state_rundir_path(p, c->id, ".json");
+    if (run != NULL)
+      unlink(run);
+    run_state_clear_stop(p, c->id);
     return run_container_delete(c, err);
-  now_rfc3339(when, sizeof(when));
-  json_object_set_new(c->state, "status", json_string("exited"));
-  json_object_set_new(c->state, "exit_code", json_integer(run_exit_code(status)));
-  json_object_set_new(c->state, "oom_killed", json_boolean(oom));
-  json_object_set_new(c->state, "finished", json_string(when));
-  json_object_set_new(c->state, "pid", json_integer(0));
-  return run_container_save(c, true, err);
+  }
+  run_state_clear_stop(p, c->id);
+  return run_state_exited(p, c, run_exit_code(status), oom, err);
 }
 
 int run_supervise_foreground(struct run_container *c, const json_t *config,
@@ -145,7 +140,6 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   sigset_t set, old;
   cleanup_close int devnull = -1;
   int status = 0, exit_class, ret;
-  char when[64];
 
   sv->exit_code = RUN_EXIT_FAILED;
   if (!sv->interactive) {
@@ -175,12 +169,7 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
     ctr_err_free(&e);
     return -1;
   }
-  now_rfc3339(when, sizeof(when));
-  json_object_set_new(c->state, "status", json_string("running"));
-  json_object_set_new(c->state, "pid", json_integer(s.pid));
-  json_object_set_new(c->state, "started", json_string(when));
-  /* Running state is volatile: no fsync on the way in. */
-  if (run_container_save(c, false, err) < 0 ||
+  if (run_state_running(sv->paths, c, s.pid, getpid(), "running", err) < 0 ||
       (sv->pidfile && write_pidfile(sv->pidfile, s.pid, err) < 0)) {
     kill(s.pid, SIGKILL);
   }
@@ -202,7 +191,7 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   if (sv->pidfile)
     unlink(sv->pidfile);
   sv->exit_code = run_exit_code(status);
-  if (finish(c, &s, status, sv->rm, ret < 0 ? NULL : err) < 0)
+  if (run_supervise_finish(sv->paths, c, s.cgroup, status, sv->rm, ret < 0 ? NULL : err) < 0)
     return -1;
   return ret < 0 ? -1 : 0;
 }

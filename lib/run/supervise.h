@@ -7,10 +7,13 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "cgroup.h"
 #include "container.h"
 #include "core/error.h"
+#include "core/paths.h"
 
 struct run_supervise {
+  const struct ctr_paths *paths;
   bool interactive; /* -i: the container reads our stdin */
   bool rm;          /* --rm: remove the container when it ends */
   const char *pidfile;
@@ -22,5 +25,11 @@ struct run_supervise {
  * 125, 126 or 127). */
 int run_supervise_foreground(struct run_container *c, const json_t *config,
                              struct run_supervise *sv, ctr_err *err);
+
+/* The end of a run, shared with the monitor: cgroup removed (after
+ * checking for an OOM kill), overlay unmounted, the end recorded, and with
+ * rm the container deleted. */
+int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
+                         struct run_cgroup *cg, int status, bool rm, ctr_err *err);
 
 #endif
