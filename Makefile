@@ -32,6 +32,12 @@ MAN7 := $(wildcard man/man7/*.7)
 
 all: $(TOOLS:%=$(BUILD)/bin/%) $(UNIT_BIN) $(BUILD)/probe/ctr-probe
 
+# ctr-init runs inside containers (ctr-run --init): static, libc only.
+$(BUILD)/bin/ctr-init: bin/ctr-init.c
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	@$(CC) $(WARN) -std=gnu11 -O2 -static -o $@ $<
+
 # The probe runs inside test containers, so it is static: it needs nothing
 # from the image it is copied into.
 $(BUILD)/probe/ctr-probe: tests/probe/probe.c

@@ -19,6 +19,7 @@
 #include "run/cgroup.h"
 #include "run/container.h"
 #include "run/create.h"
+#include "run/monitor.h"
 #include "run/process.h"
 #include "run/spec.h"
 #include "run/state.h"
@@ -27,13 +28,14 @@
 static const char usage[] =
     "Usage: ctr-run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
     "       ctr-run create [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
-    "       ctr-run start [-a] [-i] CONTAINER\n"
+    "       ctr-run start [-a [-i]] CONTAINER   (-a: attached, in the foreground)\n"
     "\n"
     "Run a command in a new container, as docker run does.\n"
     "\n"
     "Options:\n"
     "  -d, --detach               run in the background, print the id\n"
     "      --rm                   remove the container when it exits\n"
+    "      --restart POLICY       no, on-failure[:N], always, unless-stopped\n"
     "      --name NAME            name the container\n"
     "  -e, --env KEY[=VALUE]      set an environment variable (KEY alone: from ours)\n"
     "      --env-file FILE        read KEY=VALUE lines\n"
@@ -56,6 +58,7 @@ static const char usage[] =
     "      --cap-add CAP, --cap-drop CAP   change capabilities (ALL for all)\n"
     "      --security-opt OPT     seccomp=FILE|unconfined, no-new-privileges\n"
     "      --privileged           all capabilities, devices, no seccomp\n"
+    "      --init                 run a tiny init (ctr-init) as pid 1\n"
     "      --label KEY=VALUE      set metadata\n"
     "      --network none|host    network (named networks come with ctr-net)\n"
     "      --userns auto|host     auto: root inside is an unprivileged uid outside\n"
@@ -113,6 +116,8 @@ static const struct option long_opts[] = {
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
     {"pidfile", required_argument, NULL, OPT_PIDFILE},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {"restart", required_argument, NULL, OPT_RESTART},
+    {"init", no_argument, NULL, OPT_INIT},
     CTR_CLI_LONGOPTS,
     {0, 0, 0, 0}};
 
@@ -219,6 +224,7 @@ static int parse_signal(const char *s, ctr_err *err) {
 struct args {
   struct ctr_cli cli;
   struct run_opts o;
+  struct run_restart restart;
   const char *pidfile;
 };
 
@@ -347,6 +353,11 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
       o->stop_timeout = (int)n;
       break;
     case OPT_PIDFILE: a->pidfile = optarg; break;
+    case OPT_INIT: o->init = true; break;
+    case OPT_RESTART:
+      if (run_restart_parse(optarg, &a->restart, err) < 0)
+        return -1;
+      break;
     case OPT_CGROUP_PARENT:
       if (optarg[0] == '\0' || strstr(optarg, "..") != NULL)
         return ctr_usage(err, "--cgroup-parent %s: want a relative cgroup path", optarg);
@@ -363,8 +374,8 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
   o->image = argv[optind++];
   for (; optind < argc; optind++)
     json_array_append_new(o->cmd, json_string(argv[optind]));
-  if (o->detach)
-    return ctr_usage(err, "-d is not available yet: the monitor comes in the next step");
+  if (o->rm && a->restart.policy != RESTART_NO)
+    return ctr_usage(err, "conflicting options: --restart and --rm");
   return 0;
 }
 
@@ -390,6 +401,22 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
     return -1;
   if (run_create(&paths, &a->o, &c, &config, err) < 0)
     goto out;
+  json_object_set_new(c.state, "restart", json_pack("{s:s, s:i}", "name",
+                                                   run_restart_name(&a->restart), "max",
+                                                   a->restart.max));
+  if (run_container_save(&c, true, err) < 0)
+    goto out;
+  if (a->o.detach && !create_only) {
+    int cls;
+    if (run_monitor_start(&paths, &c, config, &cls, err) < 0) {
+      *status = cls;
+      goto out;
+    }
+    printf("%s\n", c.id);
+    *status = 0;
+    ret = 0;
+    goto out;
+  }
   if (create_only) {
     ctr_err e = NULL;
     run_rootfs_unmount(&c, &e);
@@ -413,6 +440,7 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
   struct run_container c = {0};
   struct run_supervise sv = {0};
   json_t *config = NULL;
+  bool attach = false;
   int opt, ret = -1;
   static const struct option opts[] = {{"attach", no_argument, NULL, 'a'},
                                        {"interactive", no_argument, NULL, 'i'},
@@ -424,7 +452,9 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
       continue;
     if (opt == 'i')
       sv.interactive = true;
-    else if (opt != 'a')
+    else if (opt == 'a')
+      attach = true;
+    else
       return ctr_cli_bad_option(&a->cli, argc, argv, err);
   }
   if (a->cli.help || a->cli.version)
@@ -442,6 +472,15 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
     goto out;
   }
   sv.rm = json_is_true(json_object_get(c.state, "rm"));
+  if (!attach) {
+    /* as docker start: in the background, under a monitor */
+    int cls;
+    ret = run_monitor_start(&paths, &c, config, &cls, err);
+    *status = ret < 0 ? cls : 0;
+    if (ret == 0)
+      printf("%s\n", argv[optind]);
+    goto out;
+  }
   ret = run_supervise_foreground(&c, config, &sv, err);
   *status = sv.exit_code;
 out:

@@ -272,7 +272,7 @@ wait_file() { # wait up to 10 s for a non-empty file
   id=$output
   [ -f "$CTR_ROOT/containers/$id/config.json" ]
   [ "$(jq -r .status "$CTR_ROOT/containers/$id/state.json")" = created ]
-  run ctr-run start two-step
+  run ctr-run start -a two-step
   assert_success
   assert_line --index 0 started
   # crun, the oracle, runs the same bundle (cgroups and seccomp as written)
@@ -307,4 +307,122 @@ wait_file() { # wait up to 10 s for a non-empty file
   [ -z "$(ls -A "$outside")" ]
   ! grep -q "$outside" /proc/self/mountinfo
   no_leftovers
+}
+
+wait_exited() { # wait up to 15 s for a container's state.json to say exited
+  for _ in $(seq 150); do
+    [ "$(jq -r .status "$CTR_ROOT/containers/$1/state.json" 2>/dev/null)" = exited ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+@test "-d: a monitor runs it in the background and keeps its output in the log" {
+  run ctr-run -d --name bg busybox sh -c 'echo out; echo err >&2; sleep 0.3; echo late'
+  assert_success
+  id=$output
+  [[ "$id" =~ ^[0-9a-f]{64}$ ]]
+  run_file="$CTR_RUNDIR/containers/$id.json"
+  [ "$(jq -r .status "$run_file")" = running ]
+  mon=$(jq -r .monitor_pid "$run_file")
+  [ "$(cat /proc/$mon/comm)" = ctr-monitor ]
+  # the container's parent is the monitor, not us
+  [ "$(awk '{print $4}' /proc/"$(jq -r .pid "$run_file")"/stat)" = "$mon" ]
+  wait_exited "$id"
+  log="$CTR_ROOT/containers/$id/log"
+  [ "$(jq -r 'select(.stream=="stdout") | .log' "$log" | tr -d '\n')" = outlate ]
+  [ "$(jq -r 'select(.stream=="stderr") | .log' "$log")" = err ]
+  jq -e '.time | test("^[0-9-]+T[0-9:.]+Z$")' "$log" >/dev/null
+  [ "$(jq -r .exit_code "$CTR_ROOT/containers/$id/state.json")" = 0 ]
+  [ ! -e "$run_file" ]
+  ! grep -q "$CTR_ROOT/containers/$id" /proc/self/mountinfo
+  [ -z "$(cgroup_children)" ]
+  rm -rf "$CTR_ROOT/containers/$id"
+}
+
+@test "-d survives the shell that started it; --rm removes it after" {
+  bash -c 'ctr-run -d --rm --name orphan busybox sleep 1 > '"$BATS_TEST_TMPDIR/id"
+  id=$(cat "$BATS_TEST_TMPDIR/id")
+  [ "$(jq -r .status "$CTR_RUNDIR/containers/$id.json")" = running ]
+  for _ in $(seq 100); do [ -d "$CTR_ROOT/containers/$id" ] || break; sleep 0.1; done
+  [ ! -d "$CTR_ROOT/containers/$id" ]
+  [ -z "$(cgroup_children)" ]
+}
+
+@test "--restart on-failure:2 restarts twice, then records the failure" {
+  run ctr-run -d --restart on-failure:2 busybox sh -c 'echo run; exit 4'
+  assert_success
+  id=$output
+  wait_exited "$id"
+  [ "$(jq -r .log "$CTR_ROOT/containers/$id/log" | grep -c '^run$')" = 3 ]
+  [ "$(jq -r .restart_count "$CTR_ROOT/containers/$id/state.json")" = 2 ]
+  [ "$(jq -r .exit_code "$CTR_ROOT/containers/$id/state.json")" = 4 ]
+  run ctr-run -d --restart on-failure busybox true
+  id2=$output
+  wait_exited "$id2"
+  [ "$(jq -r '.restart_count // 0' "$CTR_ROOT/containers/$id2/state.json")" = 0 ]
+  rm -rf "$CTR_ROOT/containers/$id" "$CTR_ROOT/containers/$id2"
+  run ctr-run --rm --restart always busybox true
+  assert_failure 125
+  run ctr-run --restart sometimes busybox true
+  assert_failure 125
+}
+
+@test "-d with a missing command fails like docker run: 127, container kept as exited" {
+  run -127 --separate-stderr ctr-run -d --name nocmd busybox nosuchcmd
+  [[ "$stderr" == *"executable file not found"* ]]
+  id=$(basename "$(dirname "$(grep -l '"nocmd"' "$CTR_ROOT"/containers/*/state.json)")")
+  wait_exited "$id"
+  [ "$(jq -r .exit_code "$CTR_ROOT/containers/$id/state.json")" = 127 ]
+  rm -rf "$CTR_ROOT/containers/$id"
+  no_leftovers
+}
+
+@test "--init reaps zombies and forwards signals; without it zombies stay" {
+  run probe --init -- zombies 5
+  assert_success
+  [ "$(echo "$output" | tail -1 | grep -o '[0-9]*$')" = 0 ]
+  run probe -- zombies 5
+  assert_success
+  [ "$(echo "$output" | tail -1 | grep -o '[0-9]*$')" = 5 ]
+  ctr-run --rm --init probe /probe pause > "$BATS_TEST_TMPDIR/out" &
+  runpid=$!
+  wait_file "$BATS_TEST_TMPDIR/out"
+  kill -TERM $runpid
+  wait $runpid
+  grep -q "signal 15" "$BATS_TEST_TMPDIR/out"
+  run ctr-run --rm --init busybox sh -c 'exit 5'
+  assert_failure 5
+  run ctr-run --rm --init busybox cat /proc/1/cmdline
+  assert_output --partial ctr-init
+}
+
+@test "--userns auto: root inside is an unprivileged uid outside" {
+  # the container's uid must reach its bundle, as it can under /var/lib/ctr
+  d=$CTR_ROOT
+  while [ "$d" != / ] && [ "$d" != /tmp ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+  run ctr-run --rm --userns auto probe /probe info
+  assert_success
+  map=$(jq -r .uid_map <<<"$output" | awk 'NF {print $1, $3}')
+  [ "$map" = "0 65536" ]
+  [ "$(jq -r .uid_map <<<"$output" | awk 'NF {print $2}')" -ge 100000 ]
+  [ "$(jq -r .uid <<<"$output")" = 0 ]
+  [ "$(jq -r .ns.user <<<"$output")" != "$(readlink /proc/self/ns/user)" ]
+  # its processes are that uid on the host
+  ctr-run --rm --userns auto --pidfile "$BATS_TEST_TMPDIR/pid" busybox sleep 2 &
+  runpid=$!
+  wait_file "$BATS_TEST_TMPDIR/pid"
+  [ "$(awk '/^Uid:/ {print $2}' /proc/"$(cat "$BATS_TEST_TMPDIR/pid")"/status)" -ge 100000 ]
+  wait $runpid
+}
+
+@test "-t gives the container a pty of its own devpts, with our window size" {
+  run script -qec "stty rows 33 cols 101; ctr-run --rm -t probe /probe info" /dev/null
+  assert_success
+  line=$(echo "$output" | tr -d '\r' | grep '^{')
+  [ "$(jq -r .tty.stdin.isatty <<<"$line")" = true ]
+  [ "$(jq -r .tty.stdin.rows <<<"$line")" = 33 ]
+  [ "$(jq -r .tty.stdin.cols <<<"$line")" = 101 ]
+  run script -qec "ctr-run --rm -t busybox tty" /dev/null
+  assert_output --partial /dev/pts/0
 }

@@ -45,8 +45,18 @@ static const char *const nouns[] = {
     "cedar", "delta", "ember", "fjord", "glacier", "heron", "iris", "juniper",
     "kestrel", "lotus", "meadow", "nova", "orchid", "pebble", "ridge", "summit"};
 
+/* Traversable (0711) but not listable by others: a container in a user
+ * namespace runs as an unprivileged uid and must reach its own bundle. */
 static int containers_dir(const struct ctr_paths *p, ctr_err *err) {
-  return ctr_paths_open(p->root, "containers", err);
+  int fd = ctr_paths_open(p->root, "containers", err);
+  struct stat st;
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) == 0 && (st.st_mode & 0111) != 0111)
+    fchmod(fd, (st.st_mode & 07777) | 0111);
+  if (stat(p->root, &st) == 0 && (st.st_mode & 0111) != 0111)
+    chmod(p->root, (st.st_mode & 07777) | 0111);
+  return fd;
 }
 
 static bool name_taken(int dfd, const char *name) {
@@ -114,7 +124,7 @@ int run_container_new(const struct ctr_paths *p, const char *name,
     return -1;
   for (int i = 0; i < 32; i++)
     snprintf(c->id + 2 * i, 3, "%02x", r[i]);
-  if (mkdirat(dfd, c->id, 0700) < 0)
+  if (mkdirat(dfd, c->id, 0711) < 0)
     return ctr_fail(err, errno, "create container directory");
   if (asprintf(&c->dir, "%s/containers/%s", p->root, c->id) < 0)
     return ctr_fail(err, ENOMEM, "container");

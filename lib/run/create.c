@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "image/store.h"
 #include "image/unpack.h"
+#include "inroot.h"
 #include "rootfs.h"
 #include "seccomp.h"
 #include "user.h"
@@ -163,6 +164,59 @@ static int seccomp_for(const struct run_opts *o, const json_t *caps, json_t **ou
   return 0;
 }
 
+/* ctr-init lives next to ctr-run (build tree or bindir), or $CTR_INIT. */
+static char *find_init(void) {
+  const char *env = getenv("CTR_INIT");
+  char self[4096], *out = NULL;
+  ssize_t n;
+  if (env != NULL && *env)
+    return access(env, X_OK) == 0 ? strdup(env) : NULL;
+  n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    return NULL;
+  self[n] = '\0';
+  if (strrchr(self, '/') != NULL)
+    *strrchr(self, '/') = '\0';
+  if (asprintf(&out, "%s/ctr-init", self) < 0)
+    return NULL;
+  if (access(out, X_OK) != 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* In a user namespace the container's root is an unprivileged uid that
+ * may not create mount points in directories of the image (owned by the
+ * host's root): make them now, from here, inside the rootfs, and give
+ * the top of the writable layer to the container's root. */
+static int prepare_userns(int dfd, int rootfd, const json_t *config, ctr_err *err) {
+  const json_t *maps = json_object_get(json_object_get(config, "linux"), "uidMappings");
+  uid_t base = (uid_t)json_integer_value(json_object_get(json_array_get(maps, 0), "hostID"));
+  size_t i;
+  json_t *m;
+  if (json_array_size(maps) == 0)
+    return 0;
+  json_array_foreach(json_object_get(config, "mounts"), i, m) {
+    const char *dst = ctr_json_str(m, "destination");
+    const char *src = ctr_json_str(m, "source");
+    struct stat st;
+    int fd;
+    bool file = strcmp(ctr_json_str(m, "type"), "bind") == 0 && src && stat(src, &st) == 0 &&
+                !S_ISDIR(st.st_mode);
+    if (strncmp(dst, "/proc", 5) == 0 || strncmp(dst, "/dev", 4) == 0 ||
+        strncmp(dst, "/sys", 4) == 0)
+      continue;
+    fd = run_inroot_open(rootfd, dst, file ? RUN_INROOT_MKFILE : RUN_INROOT_MKDIR);
+    if (fd < 0)
+      return ctr_fail(err, errno, "mount point %s", dst);
+    close(fd);
+  }
+  if (fchownat(dfd, "upper", base, base, 0) < 0)
+    return ctr_fail(err, errno, "chown the writable layer");
+  return 0;
+}
+
 int run_create(const struct ctr_paths *p, const struct run_opts *o,
                struct run_container *c, json_t **config_out, ctr_err *err) {
   struct image img = {0};
@@ -170,6 +224,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   char **lowers = NULL;
   size_t nlowers = 0;
   cleanup_free char *cgpath = NULL, *vols = NULL;
+  cleanup_free char *init = o->init ? find_init() : NULL;
   cleanup_close int dfd = -1;
   cleanup_close int rootfd = -1;
   json_t *config = NULL, *seccomp = NULL, *lower;
@@ -211,7 +266,8 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   {
     struct run_spec_in in = {.opts = o, .image_config = icfg, .id = c->id, .user = &user,
                              .seccomp = NULL, .cgroups_path = cgpath,
-                             .container_dir = c->dir, .volumes_dir = vols};
+                             .container_dir = c->dir, .volumes_dir = vols,
+                             .init_path = init};
     if (o->userns != NULL && strcmp(o->userns, "auto") == 0) {
       /* A private 64k range per container, from its id: root inside is an
        * unprivileged uid outside. */
@@ -229,6 +285,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
       json_object_set_new(json_object_get(config, "linux"), "seccomp", seccomp);
   }
   if (write_etc_files(dfd, config, o->network && strcmp(o->network, "host") == 0, err) < 0 ||
+      prepare_userns(dfd, rootfd, config, err) < 0 ||
       prepare_volumes(p, config, err) < 0 ||
       ctr_json_save(dfd, "config.json", config, true, true, err) < 0)
     goto out;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
-#include <pty.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -198,7 +197,45 @@ static int find_exec(const json_t *process, char *out, size_t len) {
   return saw_eacces ? -EACCES : -ENOENT;
 }
 
-static void child_main(struct run_start *s, int sock, int pty_slave, int flags) {
+/* Open a pty in the container's /dev/pts, make its slave our controlling
+ * terminal and stdio, and pass the master to the parent over sock. */
+static int container_pty(int sock, ctr_err *err) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
+  char name[64];
+  struct child_report r = {.exit_class = 0};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  struct iovec iov = {&r, sizeof(r)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof(ctl.buf)};
+  struct cmsghdr *c;
+  if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+      ptsname_r(master, name, sizeof(name)) != 0)
+    return ctr_fail(err, errno, "allocate a pty");
+  slave = open(name, O_RDWR | O_NOCTTY);
+  if (slave < 0)
+    return ctr_fail(err, errno, "open %s", name);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0)
+    return ctr_fail(err, errno, "set the controlling terminal");
+  for (int fd = 0; fd < 3; fd++)
+    dup2(slave, fd);
+  if (slave > 2)
+    close(slave);
+  memset(&ctl, 0, sizeof(ctl));
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (sendmsg(sock, &msg, 0) < 0)
+    return ctr_fail(err, errno, "send the pty");
+  close(master);
+  return 0;
+}
+
+static void child_main(struct run_start *s, int sock, int flags) {
   const json_t *config = s->config;
   const json_t *process = json_object_get(config, "process");
   const json_t *caps = json_object_get(process, "capabilities");
@@ -206,6 +243,7 @@ static void child_main(struct run_start *s, int sock, int pty_slave, int flags) 
   bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
   const char *cwd = ctr_json_str(process, "cwd");
   const char *hostname = ctr_json_str(config, "hostname");
+  bool tty = json_is_true(json_object_get(process, "terminal"));
   char exe[4096];
   char go;
   ctr_err err = NULL;
@@ -225,16 +263,7 @@ static void child_main(struct run_start *s, int sock, int pty_slave, int flags) 
     ctr_fail(&err, errno, "setsid");
     child_fail(sock, RUN_EXIT_FAILED, &err);
   }
-  if (pty_slave >= 0) {
-    if (ioctl(pty_slave, TIOCSCTTY, 0) < 0) {
-      ctr_fail(&err, errno, "set the controlling terminal");
-      child_fail(sock, RUN_EXIT_FAILED, &err);
-    }
-    for (int fd = 0; fd < 3; fd++)
-      dup2(pty_slave, fd);
-    if (pty_slave > 2)
-      close(pty_slave);
-  } else {
+  if (!tty) {
     for (int fd = 0; fd < 3; fd++)
       if (s->stdio[fd] >= 0 && s->stdio[fd] != fd && dup2(s->stdio[fd], fd) < 0) {
         ctr_fail(&err, errno, "set up stdio");
@@ -248,6 +277,10 @@ static void child_main(struct run_start *s, int sock, int pty_slave, int flags) 
   if ((flags & CLONE_NEWNET) && loopback_up(&err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
   if (run_rootfs_setup(s->bundle, config, &err) < 0)
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  /* The pty comes from the container's own devpts, so its name means
+   * something inside; the master goes to the parent. */
+  if (tty && container_pty(sock, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
   if (set_rlimits(process, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
@@ -336,7 +369,7 @@ static int reap(pid_t pid) {
 int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   const json_t *lx = json_object_get(s->config, "linux");
   const char *cgpath = ctr_json_str(lx, "cgroupsPath");
-  int sock[2] = {-1, -1}, master = -1, slave = -1;
+  int sock[2] = {-1, -1}, master = -1;
   int flags = clone_flags(s->config, err);
   struct child_report rep;
   ssize_t n;
@@ -348,11 +381,6 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   s->cgroup = NULL;
   if (flags < 0)
     return -1;
-  if (json_is_true(json_object_get(json_object_get(s->config, "process"), "terminal"))) {
-    if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
-      return ctr_fail(err, errno, "allocate a pty");
-    fcntl(master, F_SETFD, FD_CLOEXEC);
-  }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
     ctr_fail(err, errno, "socketpair");
     goto fail;
@@ -367,17 +395,11 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   }
   if (pid == 0) {
     close(sock[0]);
-    if (master >= 0)
-      close(master);
-    child_main(s, sock[1], slave, flags);
+    child_main(s, sock[1], flags);
     _exit(RUN_EXIT_FAILED);
   }
   close(sock[1]);
   sock[1] = -1;
-  if (slave >= 0) {
-    close(slave);
-    slave = -1;
-  }
   s->pid = pid;
   if (s->cgroup != NULL && run_cgroup_add(s->cgroup, pid, err) < 0)
     goto fail_child;
@@ -390,10 +412,27 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
     ctr_fail(err, errno, "start the container");
     goto fail_child;
   }
-  /* EOF: the exec happened and closed the child's end. */
-  do
-    n = read(sock[0], &rep, sizeof(rep));
-  while (n < 0 && errno == EINTR);
+  /* A message with an fd: the pty's master. A report: failure. EOF: the
+   * exec happened and closed the child's end. */
+  for (;;) {
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = {&rep, sizeof(rep)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
+    struct cmsghdr *c;
+    n = recvmsg(sock[0], &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR)
+      continue;
+    c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (c != NULL && c->cmsg_type == SCM_RIGHTS) {
+      memcpy(&master, CMSG_DATA(c), sizeof(int));
+      continue;
+    }
+    break;
+  }
   close(sock[0]);
   sock[0] = -1;
   if (n > 0) {
@@ -417,8 +456,6 @@ fail:
     close(sock[1]);
   if (master >= 0)
     close(master);
-  if (slave >= 0)
-    close(slave);
   if (s->cgroup != NULL) {
     ctr_err e = NULL;
     run_cgroup_destroy(s->cgroup, &e);

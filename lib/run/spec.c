@@ -406,6 +406,15 @@ int run_spec_build(const struct run_spec_in *in, json_t **config, ctr_err *err) 
 
   if (run_spec_args(o, in->image_config, &args, err) < 0)
     return -1;
+  if (o->init) {
+    /* A tiny init as pid 1 reaps zombies and forwards signals. */
+    if (in->init_path == NULL) {
+      json_decref(args);
+      return ctr_fail(err, 0, "--init: ctr-init not found next to ctr-run");
+    }
+    json_array_insert_new(args, 0, json_string("--"));
+    json_array_insert_new(args, 0, json_string(RUN_INIT_PATH));
+  }
   if (cap_set(o, &caps, err) < 0) {
     json_decref(args);
     return -1;
@@ -444,6 +453,9 @@ int run_spec_build(const struct run_spec_in *in, json_t **config, ctr_err *err) 
     if (add_volume(in, mounts, json_string_value(v), err) < 0)
       goto fail_mounts;
   }
+  if (o->init)
+    json_array_append_new(mounts, mount_entry(RUN_INIT_PATH, "bind", in->init_path,
+                                              "rbind,ro,nosuid,nodev,rprivate"));
 
   lx = json_pack("{s:o, s:o, s:s, s:o}", "namespaces", namespaces(in),
                     "resources", resources(o), "cgroupsPath", in->cgroups_path,

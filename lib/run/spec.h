@@ -49,6 +49,9 @@ struct run_user {
   const char *home; /* may be NULL */
 };
 
+/* Where --init's ctr-init appears inside the container. */
+#define RUN_INIT_PATH "/sbin/ctr-init"
+
 /* Docker's 14 default capabilities, NULL-terminated. */
 extern const char *const run_default_caps[];
 
@@ -65,6 +68,7 @@ struct run_spec_in {
   const char *cgroups_path;
   const char *container_dir; /* for the hosts/hostname/resolv.conf binds */
   const char *volumes_dir;   /* $CTR_ROOT/volumes */
+  const char *init_path;     /* host path of ctr-init, for --init */
   uid_t uid_base;
   uid_t uid_count;
 };

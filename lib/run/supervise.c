@@ -107,7 +107,8 @@ static int wait_loop(pid_t pid, int master, bool interactive, const sigset_t *se
 }
 
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
-                         struct run_cgroup *cg, int status, bool rm, ctr_err *err) {
+                         struct run_cgroup *cg, int status, bool rm, bool record,
+                         bool *oom_out, ctr_err *err) {
   bool oom = false;
   ctr_err e = NULL;
   if (cg != NULL) {
@@ -119,8 +120,12 @@ int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
     if (run_cgroup_destroy(cg, &e) < 0)
       ctr_err_free(&e);
   }
+  if (oom_out != NULL)
+    *oom_out = oom;
   if (run_rootfs_unmount(c, err) < 0)
     return -1;
+  if (!record)
+    return 0;
   if (rm) {
     cleanup_free char *run = run_state_rundir_path(p, c->id, ".json");
     if (run != NULL)
@@ -191,7 +196,8 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   if (sv->pidfile)
     unlink(sv->pidfile);
   sv->exit_code = run_exit_code(status);
-  if (run_supervise_finish(sv->paths, c, s.cgroup, status, sv->rm, ret < 0 ? NULL : err) < 0)
+  if (run_supervise_finish(sv->paths, c, s.cgroup, status, sv->rm, true, NULL,
+                           ret < 0 ? NULL : err) < 0)
     return -1;
   return ret < 0 ? -1 : 0;
 }

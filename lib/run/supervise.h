@@ -27,9 +27,11 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
                              struct run_supervise *sv, ctr_err *err);
 
 /* The end of a run, shared with the monitor: cgroup removed (after
- * checking for an OOM kill), overlay unmounted, the end recorded, and with
- * rm the container deleted. */
+ * checking for an OOM kill, reported in *oom), overlay unmounted; with
+ * record, the end written to state.json, and with rm the container
+ * deleted. A monitor that may restart records only the last end. */
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
-                         struct run_cgroup *cg, int status, bool rm, ctr_err *err);
+                         struct run_cgroup *cg, int status, bool rm, bool record,
+                         bool *oom, ctr_err *err);
 
 #endif

@@ -1,0 +1,29 @@
+/* The monitor of a detached container: one small process per container,
+ * not a daemon for all. It is the container's parent, keeps its output in
+ * the log as json-file lines, records how it ended, applies the restart
+ * policy, and survives the shell that started it. */
+#ifndef CTR_RUN_MONITOR_H
+#define CTR_RUN_MONITOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "container.h"
+#include "core/error.h"
+#include "core/paths.h"
+
+struct run_restart {
+  enum { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_UNLESS_STOPPED } policy;
+  int max; /* on-failure:N; 0 = no limit */
+};
+
+/* Parse --restart: no | on-failure[:N] | always | unless-stopped. */
+int run_restart_parse(const char *s, struct run_restart *r, ctr_err *err);
+const char *run_restart_name(const struct run_restart *r);
+
+/* Start the container under a new monitor and return once it runs (or
+ * failed to start: then *exit_class is 125, 126 or 127). */
+int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
+                      const json_t *config, int *exit_class, ctr_err *err);
+
+#endif

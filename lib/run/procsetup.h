@@ -1,0 +1,30 @@
+/* The steps every process that enters a container takes on its way to
+ * exec, from an OCI `process` object: rlimits, OOM score, user ids, the
+ * PATH lookup. Shared by a container's first process and the ones
+ * ctr-exec adds, so both get exactly the same treatment. All of them run
+ * in the child, inside the container's namespaces. */
+#ifndef CTR_RUN_PROCSETUP_H
+#define CTR_RUN_PROCSETUP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* setrlimit for each of process.rlimits ("RLIMIT_NOFILE" {soft, hard}). */
+int run_proc_rlimits(const json_t *process, ctr_err *err);
+/* process.oomScoreAdj, best effort (the kernel may refuse lowering it). */
+void run_proc_oom_score(const json_t *process);
+/* process.user: supplementary groups, gid, then uid, keeping the permitted
+ * capabilities across the uid change (run_caps_apply sets them after). */
+int run_proc_user(const json_t *process, ctr_err *err);
+/* Find args[0] through the PATH in process.env (docker's default PATH when
+ * it has none) into out. Fails with docker's wording, *exit_class 127 when
+ * nothing is found, 126 when only non-executable files are. */
+int run_proc_lookup(const json_t *process, char *out, size_t len,
+                    int *exit_class, ctr_err *err);
+/* Describe a failed execve(path) (errno e) in docker's lowercase words;
+ * returns the exit class: 127 for ENOENT, else 126. */
+int run_proc_exec_failed(const char *path, int e, ctr_err *err);
+
+#endif
