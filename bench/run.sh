@@ -96,7 +96,7 @@ remove_ctr_containers() {
   for d in "$CTR_ROOT"/containers/*/; do
     [[ -d $d ]] || continue
     id=$(basename "$d")
-    if [[ -x $CTR_RM ]] && "$CTR_RM" -f "$id"; then
+    if [[ -x $CTR_RM ]] && "$CTR_RM" -f "$id" >/dev/null; then
       continue
     fi
     run=$CTR_RUNDIR/containers/$id.json
@@ -284,8 +284,9 @@ measure_init() {
   if [[ -n $pid ]]; then
     read -r INIT_RSS INIT_HWM < <(rss_of "$pid")
   fi
-  # pid 1 gone ends its namespace; unshare reaps it and exits
-  kill -KILL "${pid:-$u}" 2>/dev/null || true
+  # passed on to sleep, whose end ends ctr-init and its namespace; unshare
+  # reaps it and exits
+  kill -TERM "${pid:-$u}" 2>/dev/null || true
   wait "$u" 2>/dev/null || true
 }
 

@@ -34,9 +34,19 @@
 
 /* ---- the plan: what the new process gets, decided before any fork --------- */
 
-struct exec_start {
-  int pidfd;                /* the container's init */
+#define NS_KINDS 7
+
+/* The container's init, whose namespaces the new process joins. */
+struct exec_target {
+  pid_t pid;
+  unsigned long long start; /* its start time: a reused pid is another process */
+  int pidfd;                /* -1 where pidfd_open is missing (valgrind) */
+  int nsfd[NS_KINDS];       /* then an fd per namespace to join, else -1 */
   int nsflags;              /* the namespaces to join */
+};
+
+struct exec_start {
+  struct exec_target t;
   const json_t *process;    /* OCI process object of the new process */
   const json_t *seccomp;    /* OCI linux.seccomp, NULL for none */
   struct run_cgroup *cgroup;
@@ -46,10 +56,12 @@ struct exec_start {
   int pty_master;           /* out: with tty, its master side */
 };
 
+/* In the order they are joined one by one: the user namespace first, so
+ * we hold capabilities in it for the others. */
 static const struct {
   const char *type, *file;
   int flag;
-} ns_kinds[] = {
+} ns_kinds[NS_KINDS] = {
     {"user", "user", CLONE_NEWUSER}, {"pid", "pid", CLONE_NEWPID},
     {"network", "net", CLONE_NEWNET}, {"ipc", "ipc", CLONE_NEWIPC},
     {"uts", "uts", CLONE_NEWUTS},     {"mount", "mnt", CLONE_NEWNS},
@@ -75,11 +87,11 @@ static int ns_flags(const json_t *config, pid_t init, int *flags, ctr_err *err) 
   *flags = 0;
   json_array_foreach(ns, i, n) {
     const char *type = ctr_json_str(n, "type");
-    size_t k, count = sizeof(ns_kinds) / sizeof(ns_kinds[0]);
-    for (k = 0; k < count; k++)
+    size_t k;
+    for (k = 0; k < NS_KINDS; k++)
       if (type && strcmp(type, ns_kinds[k].type) == 0)
         break;
-    if (k == count)
+    if (k == NS_KINDS)
       return ctr_fail(err, 0, "unknown namespace type %s", type ? type : "(none)");
     if (!same_ns(init, ns_kinds[k].file))
       *flags |= ns_kinds[k].flag;
@@ -112,29 +124,68 @@ static bool in_cgroup(pid_t pid, const char *path) {
   return false;
 }
 
-static bool alive(int pidfd) {
-  return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+/* Still the process we looked at? Everything opened through /proc before
+ * a true answer belongs to it. */
+static bool target_alive(const struct exec_target *t) {
+  if (t->pidfd >= 0) {
+    if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) == 0)
+      return true;
+    if (errno != ENOSYS)
+      return false;
+  }
+  return t->start != 0 && run_pid_start_time(t->pid) == t->start;
 }
 
-/* A pidfd for the container's init, checked to be that process. */
-static int open_init(const struct run_container *c, const json_t *config,
-                     const char *ref, pid_t *pid, ctr_err *err) {
+static void target_close(struct exec_target *t) {
+  if (t->pidfd >= 0)
+    close(ctr_steal_fd(t->pidfd));
+  for (int k = 0; k < NS_KINDS; k++)
+    if (t->nsfd[k] >= 0)
+      close(ctr_steal_fd(t->nsfd[k]));
+}
+
+/* The container's init from its state, checked to be that process (a
+ * stale state may name a recycled pid), and a handle on its namespaces:
+ * a pidfd, or where the kernel (or valgrind) lacks pidfd_open, an fd for
+ * each namespace. */
+static int target_open(const struct run_container *c, const json_t *config, const char *ref,
+                       struct exec_target *t, ctr_err *err) {
   const char *status = ctr_json_str(c->state, "status");
   const char *cgpath = ctr_json_str(json_object_get(config, "linux"), "cgroupsPath");
-  int fd;
-  *pid = (pid_t)json_integer_value(json_object_get(c->state, "pid"));
-  if (status == NULL || strcmp(status, "running") != 0 || *pid <= 0)
+  t->pid = (pid_t)json_integer_value(json_object_get(c->state, "pid"));
+  if (status == NULL || strcmp(status, "running") != 0 || t->pid <= 0)
     return ctr_fail(err, 0, "container %s is not running", ref);
-  fd = (int)syscall(SYS_pidfd_open, *pid, 0);
-  if (fd < 0 && errno == ESRCH)
-    return ctr_fail(err, 0, "container %s is not running", ref);
-  if (fd < 0)
-    return ctr_fail(err, errno, "pidfd_open %d", *pid);
-  if (cgpath != NULL && (!in_cgroup(*pid, cgpath) || !alive(fd))) {
-    close(fd);
-    return ctr_fail(err, 0, "container %s is not running", ref);
+  t->start = run_pid_start_time(t->pid);
+  t->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+  if (t->pidfd < 0 && errno != ENOSYS)
+    return errno == ESRCH ? ctr_fail(err, 0, "container %s is not running", ref)
+                          : ctr_fail(err, errno, "pidfd_open %d", t->pid);
+  if (ns_flags(config, t->pid, &t->nsflags, err) < 0)
+    return -1;
+  for (int k = 0; t->pidfd < 0 && k < NS_KINDS; k++) {
+    char path[64];
+    if (!(t->nsflags & ns_kinds[k].flag))
+      continue;
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", t->pid, ns_kinds[k].file);
+    t->nsfd[k] = open(path, O_RDONLY | O_CLOEXEC);
+    if (t->nsfd[k] < 0)
+      return ctr_fail(err, 0, "container %s is not running", ref);
   }
-  return fd;
+  if ((cgpath != NULL && !in_cgroup(t->pid, cgpath)) || !target_alive(t))
+    return ctr_fail(err, 0, "container %s is not running", ref);
+  return 0;
+}
+
+/* In A: enter them all, at once where a pidfd allows. */
+static int target_join(const struct exec_target *t, ctr_err *err) {
+  if (t->pidfd >= 0)
+    return t->nsflags == 0 || setns(t->pidfd, t->nsflags) == 0
+               ? 0
+               : ctr_fail(err, errno, "join the container's namespaces");
+  for (int k = 0; k < NS_KINDS; k++)
+    if (t->nsfd[k] >= 0 && setns(t->nsfd[k], ns_kinds[k].flag) < 0)
+      return ctr_fail(err, errno, "join the container's %s namespace", ns_kinds[k].type);
+  return 0;
 }
 
 /* Replace KEY=... in env, or append. */
@@ -192,11 +243,12 @@ static int exec_user(json_t *process, json_t *env, const char *spec, int rootfd,
     json_decref(groups);
     return ctr_wrap(err, "-u %s", spec);
   }
+  snprintf(uid, sizeof(uid), "%lld", (long long)json_integer_value(json_object_get(cur, "uid")));
   for (size_t i = 0; i < u.ngroups; i++)
     json_array_append_new(groups, json_integer(u.groups[i]));
+  /* replacing "user" frees cur */
   json_object_set_new(process, "user", json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)u.uid,
                                                  "gid", (json_int_t)u.gid, "additionalGids", groups));
-  snprintf(uid, sizeof(uid), "%lld", (long long)json_integer_value(json_object_get(cur, "uid")));
   if (old_home == NULL) {
     if (asprintf(&home, "HOME=%s", u.home ? u.home : "/") < 0)
       home = NULL;
@@ -401,17 +453,14 @@ static __attribute__((noreturn)) void exec_intermediate(const struct exec_start 
     ctr_fail(&err, errno, "prctl PR_SET_DUMPABLE");
     child_fail(sock, RUN_EXEC_FAILED, &err);
   }
-  if (s->nsflags != 0 && setns(s->pidfd, s->nsflags) < 0) {
-    ctr_fail(&err, errno, "join the container's namespaces");
+  if (target_join(&s->t, &err) < 0)
     child_fail(sock, RUN_EXEC_FAILED, &err);
-  }
   /* Joining the mount namespace put root and cwd at its root; make sure
    * no host directory stays our cwd either way. */
   if (chdir("/") < 0) {
     ctr_fail(&err, errno, "chdir /");
     child_fail(sock, RUN_EXEC_FAILED, &err);
   }
-  close(s->pidfd);
   pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL, NULL, NULL);
   if (pid < 0) {
     ctr_fail(&err, errno, "start a process in the container");
@@ -537,29 +586,24 @@ static int exec_start(struct exec_start *s, int *exit_class, ctr_err *err) {
 
 /* Everything about the container the plan needs: init's pidfd, the
  * namespaces, the cgroup, the new process's description. */
-static int exec_plan(const struct ctr_paths *p, const char *ref, const struct run_exec *x,
+static int exec_plan(const struct ctr_paths *p, const char *ref, struct run_exec *x,
                      struct exec_start *s, json_t **config, json_t **process, ctr_err *err) {
   struct run_container c = {0};
   cleanup_close int rootfd = -1;
   const char *cgpath;
   char root[64];
-  pid_t init;
   int ret = -1;
 
   if (run_container_find(p, ref, &c, err) < 0)
     return -1;
-  if (run_state_refresh(p, &c, err) < 0 || run_config_load(&c, config, err) < 0)
-    goto out;
-  s->pidfd = open_init(&c, *config, ref, &init, err);
-  if (s->pidfd < 0)
-    goto out;
-  if (ns_flags(*config, init, &s->nsflags, err) < 0)
+  if (run_state_refresh(p, &c, err) < 0 || run_config_load(&c, config, err) < 0 ||
+      target_open(&c, *config, ref, &s->t, err) < 0)
     goto out;
   /* The container's root as its init sees it, mounts and all: where -u
    * is looked up. */
-  snprintf(root, sizeof(root), "/proc/%d/root", init);
+  snprintf(root, sizeof(root), "/proc/%d/root", s->t.pid);
   rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0 || !alive(s->pidfd)) {
+  if (rootfd < 0 || !target_alive(&s->t)) {
     ctr_fail(err, 0, "container %s is not running", ref);
     goto out;
   }
@@ -568,8 +612,11 @@ static int exec_plan(const struct ctr_paths *p, const char *ref, const struct ru
     ctr_wrap(err, "cgroup of container %s", ref);
     goto out;
   }
-  if (exec_process(*config, x, rootfd, process, err) < 0)
+  if (exec_process(*config, x, rootfd, process, err) < 0) {
+    /* docker exec's class for what its runtime refuses (an unknown user) */
+    x->exit_code = RUN_EXIT_CANNOT_EXEC;
     goto out;
+  }
   s->process = *process;
   s->seccomp = x->privileged ? NULL : json_object_get(json_object_get(*config, "linux"), "seccomp");
   ret = 0;
@@ -579,7 +626,7 @@ out:
 }
 
 int run_exec(const struct ctr_paths *p, const char *ref, struct run_exec *x, ctr_err *err) {
-  struct exec_start s = {.pidfd = -1, .stdio = {-1, -1, -1}, .pid = -1, .pty_master = -1};
+  struct exec_start s = {.t = {.pidfd = -1}, .stdio = {-1, -1, -1}, .pid = -1, .pty_master = -1};
   cleanup_json json_t *config = NULL;
   cleanup_json json_t *process = NULL;
   cleanup_close int devnull = -1;
@@ -587,6 +634,8 @@ int run_exec(const struct ctr_paths *p, const char *ref, struct run_exec *x, ctr
   sigset_t set, old;
   int status = 0, ret = -1;
 
+  for (int k = 0; k < NS_KINDS; k++)
+    s.t.nsfd[k] = -1;
   x->exit_code = RUN_EXEC_FAILED;
   if (exec_plan(p, ref, x, &s, &config, &process, err) < 0)
     goto out;
@@ -617,8 +666,7 @@ int run_exec(const struct ctr_paths *p, const char *ref, struct run_exec *x, ctr
   }
   sigprocmask(SIG_SETMASK, &old, NULL);
 out:
-  if (s.pidfd >= 0)
-    close(s.pidfd);
+  target_close(&s.t);
   if (s.cgroup != NULL)
     run_cgroup_free(s.cgroup);
   return ret;

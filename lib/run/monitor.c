@@ -19,6 +19,7 @@
 #include "core/cli.h"
 #include "core/json.h"
 #include "create.h"
+#include "logwrite.h"
 #include "process.h"
 #include "state.h"
 #include "supervise.h"
@@ -53,63 +54,6 @@ const char *run_restart_name(const struct run_restart *r) {
   return names[r->policy];
 }
 
-/* ---- the log ------------------------------------------------------------- */
-
-struct stream {
-  int fd;
-  const char *name;
-  char buf[16384];
-  size_t len;
-};
-
-static void log_line(int logfd, const char *stream, const char *line, size_t len) {
-  struct timespec ts;
-  char when[64];
-  json_t *j;
-  char *s;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, when, sizeof(when));
-  j = json_pack("{s:s, s:s, s:s%}", "stream", stream, "time", when, "log", line, len);
-  if (j == NULL)
-    return;
-  s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(j);
-  if (s == NULL)
-    return;
-  {
-    size_t n = strlen(s);
-    s[n] = '\n';
-    /* one write per line: readers never see half a record */
-    if (write(logfd, s, n + 1) < 0) {
-    }
-  }
-  free(s);
-}
-
-/* Read what is there; write out every whole line (a full buffer counts as
- * a line, as docker splits long ones). Returns -1 at EOF. */
-static int drain(struct stream *st, int logfd) {
-  ssize_t n = read(st->fd, st->buf + st->len, sizeof(st->buf) - st->len);
-  if (n < 0)
-    return errno == EINTR || errno == EAGAIN ? 0 : -1;
-  if (n == 0) {
-    if (st->len > 0)
-      log_line(logfd, st->name, st->buf, st->len);
-    st->len = 0;
-    return -1;
-  }
-  st->len += (size_t)n;
-  for (;;) {
-    char *nl = memchr(st->buf, '\n', st->len);
-    size_t take = nl ? (size_t)(nl - st->buf) + 1 : (st->len == sizeof(st->buf) ? st->len : 0);
-    if (take == 0)
-      return 0;
-    log_line(logfd, st->name, st->buf, take);
-    memmove(st->buf, st->buf + take, st->len - take);
-    st->len -= take;
-  }
-}
-
 /* ---- one run of the container --------------------------------------------- */
 
 struct monitor {
@@ -136,7 +80,8 @@ static void report_start(struct monitor *m, int exit_class, const char *msg) {
 /* Run the container once; its wait status in *status. -1: it never ran. */
 static int run_once(struct monitor *m, int *status) {
   struct run_start s = {.bundle = m->c->dir, .config = m->config};
-  struct stream out = {.name = "stdout"}, errs = {.name = "stderr"};
+  struct run_log_stream out = {.name = "stdout", .echo_fd = -1};
+  struct run_log_stream errs = {.name = "stderr", .echo_fd = -1};
   int po[2] = {-1, -1}, pe[2] = {-1, -1}, exit_class = RUN_EXIT_FAILED;
   cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   cleanup_close int sfd = -1;
@@ -171,19 +116,17 @@ static int run_once(struct monitor *m, int *status) {
     struct signalfd_siginfo si;
     if (poll(fds, 3, -1) < 0 && errno != EINTR)
       break;
-    if (fds[1].revents && drain(&out, m->logfd) < 0)
+    if (fds[1].revents && run_log_drain(&out, m->logfd) < 0)
       out.fd = -1;
-    if (fds[2].revents && drain(&errs, m->logfd) < 0)
+    if (fds[2].revents && run_log_drain(&errs, m->logfd) < 0)
       errs.fd = -1;
     while (read(sfd, &si, sizeof(si)) > 0)
       ;
     done = waitpid(s.pid, status, WNOHANG) == s.pid;
   }
   /* what the container wrote last */
-  while (out.fd >= 0 && drain(&out, m->logfd) == 0)
-    ;
-  while (errs.fd >= 0 && drain(&errs, m->logfd) == 0)
-    ;
+  run_log_drain_all(&out, m->logfd);
+  run_log_drain_all(&errs, m->logfd);
   close(po[0]);
   close(pe[0]);
   if (s.pty_master >= 0)
@@ -200,7 +143,7 @@ fail:
   }
   report_start(m, exit_class, err ? err->msg : "start failed");
   if (err != NULL)
-    log_line(m->logfd, "stderr", err->msg, strlen(err->msg));
+    run_log_line(m->logfd, "stderr", err->msg, strlen(err->msg));
   ctr_err_free(&err);
   {
     ctr_err e = NULL;
@@ -279,11 +222,7 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
   pid_t mid;
   char buf[1100];
   ssize_t n;
-  cleanup_free char *logpath = NULL;
-
   *exit_class = RUN_EXIT_FAILED;
-  if (asprintf(&logpath, "%s/log", c->dir) < 0)
-    return ctr_fail(err, ENOMEM, "log");
   if (pipe2(rp, O_CLOEXEC) < 0)
     return ctr_fail(err, errno, "pipe");
   mid = fork();
@@ -308,7 +247,7 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
     if (chdir("/") < 0) {
     }
     prctl(PR_SET_NAME, "ctr-monitor", 0, 0, 0);
-    m.logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    m.logfd = run_log_open(c);
     if (m.logfd < 0) {
       report_start(&m, RUN_EXIT_FAILED, "cannot open the log");
       _exit(RUN_EXIT_FAILED);

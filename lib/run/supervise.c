@@ -21,6 +21,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "create.h"
+#include "logwrite.h"
 #include "process.h"
 #include "state.h"
 
@@ -54,33 +55,61 @@ static void copy_winsize(int from, int to) {
     ioctl(to, TIOCSWINSZ, &ws);
 }
 
-/* Forward signals to the container and, with a pty, move bytes between
- * our terminal and it, until the container's process ends. */
-static int wait_loop(pid_t pid, int master, bool interactive, const sigset_t *set,
-                     int *status, ctr_err *err) {
+/* The foreground's streams: the container's output (a pty master, or
+ * two pipes) goes both to our stdout/stderr and to the log. */
+struct fg_io {
+  int master; /* with -t */
+  bool interactive;
+  int logfd;
+  struct run_log_stream out, errs;
+};
+
+/* After the container's end, take what is already written without
+ * waiting for writers it may have left behind. */
+static void drain_now(struct run_log_stream *st, int logfd) {
+  if (st->fd < 0)
+    return;
+  fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
+  while (run_log_drain(st, logfd) == 0) {
+    struct pollfd p = {st->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0)
+      break;
+  }
+  if (st->len > 0)
+    run_log_line(logfd, st->name, st->buf, st->len);
+  st->len = 0;
+}
+
+/* Forward signals to the container and move its bytes until its process
+ * ends. */
+static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *status,
+                     ctr_err *err) {
   cleanup_close int sfd = -1;
-  bool in_open = master >= 0 && interactive, out_open = master >= 0;
+  bool in_open = io->master >= 0 && io->interactive;
   sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0)
     return ctr_fail(err, errno, "signalfd");
-  if (master >= 0 && isatty(STDIN_FILENO))
-    copy_winsize(STDIN_FILENO, master);
+  if (io->master >= 0 && isatty(STDIN_FILENO))
+    copy_winsize(STDIN_FILENO, io->master);
   for (;;) {
-    struct pollfd fds[3] = {{sfd, POLLIN, 0}, {in_open ? STDIN_FILENO : -1, POLLIN, 0},
-                            {out_open ? master : -1, POLLIN, 0}};
+    struct pollfd fds[4] = {{sfd, POLLIN, 0},
+                            {in_open ? STDIN_FILENO : -1, POLLIN, 0},
+                            {io->out.fd, POLLIN, 0},
+                            {io->errs.fd, POLLIN, 0}};
     struct signalfd_siginfo si;
-    if (poll(fds, 3, -1) < 0) {
+    if (poll(fds, 4, -1) < 0) {
       if (errno == EINTR)
         continue;
       return ctr_fail(err, errno, "poll");
     }
-    if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
-      if (pump(master, STDOUT_FILENO) < 0)
-        out_open = false;
+    if (fds[2].revents && run_log_drain(&io->out, io->logfd) < 0)
+      io->out.fd = -1;
+    if (fds[3].revents && run_log_drain(&io->errs, io->logfd) < 0)
+      io->errs.fd = -1;
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
-      if (pump(STDIN_FILENO, master) < 0) {
+      if (pump(STDIN_FILENO, io->master) < 0) {
         /* EOF on our stdin: send the terminal's EOF character. */
-        if (write(master, "\x04", 1) < 0) {
+        if (write(io->master, "\x04", 1) < 0) {
         }
         in_open = false;
       }
@@ -88,19 +117,15 @@ static int wait_loop(pid_t pid, int master, bool interactive, const sigset_t *se
       if (si.ssi_signo == SIGCHLD)
         continue;
       if (si.ssi_signo == SIGWINCH) {
-        if (master >= 0 && isatty(STDIN_FILENO))
-          copy_winsize(STDIN_FILENO, master);
+        if (io->master >= 0 && isatty(STDIN_FILENO))
+          copy_winsize(STDIN_FILENO, io->master);
         continue;
       }
       kill(pid, (int)si.ssi_signo);
     }
     if (waitpid(pid, status, WNOHANG) == pid) {
-      /* Whatever the container wrote last is still in the pty. */
-      while (out_open && pump(master, STDOUT_FILENO) == 0) {
-        struct pollfd p = {master, POLLIN, 0};
-        if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
-          break;
-      }
+      drain_now(&io->out, io->logfd);
+      drain_now(&io->errs, io->logfd);
       return 0;
     }
   }
@@ -137,6 +162,18 @@ int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
   return run_state_exited(p, c, run_exit_code(status), oom, err);
 }
 
+static void close_all(int po[2], int pe[2], int logfd) {
+  for (int i = 0; i < 2; i++) {
+    if (po[i] >= 0)
+      close(po[i]);
+    if (pe[i] >= 0)
+      close(pe[i]);
+    po[i] = pe[i] = -1;
+  }
+  if (logfd >= 0)
+    close(logfd);
+}
+
 int run_supervise_foreground(struct run_container *c, const json_t *config,
                              struct run_supervise *sv, ctr_err *err) {
   struct run_start s = {.bundle = c->dir, .config = config, .stdio = {-1, -1, -1}};
@@ -146,10 +183,25 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   cleanup_close int devnull = -1;
   int status = 0, exit_class, ret;
 
+  struct fg_io io = {.master = -1,
+                     .interactive = sv->interactive,
+                     .out = {.fd = -1, .name = "stdout", .echo_fd = STDOUT_FILENO},
+                     .errs = {.fd = -1, .name = "stderr", .echo_fd = STDERR_FILENO}};
+  int po[2] = {-1, -1}, pe[2] = {-1, -1};
+  bool tty = json_is_true(json_object_get(json_object_get(config, "process"), "terminal"));
+
   sv->exit_code = RUN_EXIT_FAILED;
   if (!sv->interactive) {
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdio[0] = devnull;
+  }
+  /* like docker run, the output also goes to the container's log */
+  io.logfd = run_log_open(c);
+  if (!tty) {
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
+      return ctr_fail(err, errno, "pipe");
+    s.stdio[1] = po[1];
+    s.stdio[2] = pe[1];
   }
   /* Signals wait in the signalfd from before the start, so none is lost
    * between fork and the loop. */
@@ -159,14 +211,11 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
         sig != SIGFPE && sig != SIGILL && sig != SIGTTIN && sig != SIGTTOU && sig != SIGPIPE)
       sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, &old);
-  if (run_rootfs_mount(c, err) < 0) {
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    return -1;
-  }
-  if (run_process_start(&s, &exit_class, err) < 0) {
+  if (run_rootfs_mount(c, err) < 0 || run_process_start(&s, &exit_class, err) < 0) {
     ctr_err e = NULL;
     sv->exit_code = exit_class;
     sigprocmask(SIG_SETMASK, &old, NULL);
+    close_all(po, pe, io.logfd);
     run_rootfs_unmount(c, &e);
     ctr_err_free(&e);
     if (sv->rm)
@@ -183,7 +232,16 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
     cfmakeraw(&t);
     raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
   }
-  ret = wait_loop(s.pid, s.pty_master, sv->interactive, &set, &status, err);
+  if (po[1] >= 0)
+    close(po[1]);
+  if (pe[1] >= 0)
+    close(pe[1]);
+  po[1] = pe[1] = -1;
+  io.master = s.pty_master;
+  io.out.fd = tty ? s.pty_master : po[0];
+  io.errs.fd = tty ? -1 : pe[0];
+  ret = wait_loop(s.pid, &io, &set, &status, err);
+  close_all(po, pe, io.logfd);
   if (raw)
     tcsetattr(STDIN_FILENO, TCSANOW, &saved);
   if (s.pty_master >= 0)
