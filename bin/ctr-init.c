@@ -84,16 +84,19 @@ static void reset_signal_dispositions(void) {
     sigaction(sig, &dfl, NULL); /* fails for KILL, STOP and glibc's own */
 }
 
-/* In the child: its own process group, in the foreground of the terminal
- * if there is one (so ^C reaches it, not us), default signal handling,
- * then the command. Never returns. */
-static void exec_command(char **argv, const sigset_t *mask) {
+/* In the child: its own process group, which takes the terminal's
+ * foreground if ours had it (so ^C reaches the command, not us), nothing
+ * blocked, then the command. Never returns. */
+static void exec_command(char **argv) {
+  int foreground = tcgetpgrp(STDIN_FILENO) == getpgrp();
+  sigset_t none;
+
   setpgid(0, 0);
   /* SIGTTOU is still blocked here, so a background group may do this. */
-  if (tcsetpgrp(STDIN_FILENO, getpid()) < 0 && errno != ENOTTY &&
-      errno != ENXIO && errno != EBADF)
+  if (foreground && tcsetpgrp(STDIN_FILENO, getpid()) < 0)
     say_errno("set the terminal's foreground process group");
-  sigprocmask(SIG_SETMASK, mask, NULL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
   execvp(argv[0], argv);
   int exec_errno = errno;
   say("exec ", argv[0], ": ", strerror(exec_errno));
@@ -179,7 +182,7 @@ static int parse_args(int argc, char **argv, int *exit_code) {
 }
 
 int main(int argc, char **argv) {
-  sigset_t all, old;
+  sigset_t all;
   pid_t child;
   int cmd, code;
 
@@ -191,9 +194,9 @@ int main(int argc, char **argv) {
    * without a handler: sigwaitinfo then takes them one by one. Blocking
    * before fork means none is lost while the child starts. */
   sigfillset(&all);
-  if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
+  if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
     return fail_errno("block signals");
-  sigemptyset(&old); /* the command starts with nothing blocked */
+  /* and the command starts with default handling of every signal */
   reset_signal_dispositions();
   /* Outside a pid namespace, orphans of the command still come to us. */
   if (getpid() != 1)
@@ -203,7 +206,7 @@ int main(int argc, char **argv) {
   if (child < 0)
     return fail_errno("fork");
   if (child == 0)
-    exec_command(argv + cmd, &old);
+    exec_command(argv + cmd);
   setpgid(child, child); /* also here, so it holds before we signal */
   return supervise(child);
 }

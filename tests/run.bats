@@ -426,3 +426,27 @@ wait_exited() { # wait up to 15 s for a container's state.json to say exited
   run script -qec "ctr-run --rm -t busybox tty" /dev/null
   assert_output --partial /dev/pts/0
 }
+
+@test "50 containers started in parallel: all run, ids and names unique, nothing left after" {
+  seq 50 | xargs -P 25 -I{} sh -c 'ctr-run -d busybox sh -c "echo {}" > '"$BATS_TEST_TMPDIR"'/id.{}'
+  ids=$(cat "$BATS_TEST_TMPDIR"/id.* | sort -u | wc -l)
+  [ "$ids" = 50 ]
+  for f in "$BATS_TEST_TMPDIR"/id.*; do wait_exited "$(cat "$f")"; done
+  names=$(jq -r .name "$CTR_ROOT"/containers/*/state.json | sort -u | wc -l)
+  [ "$names" = 50 ]
+  for f in "$BATS_TEST_TMPDIR"/id.*; do
+    id=$(cat "$f")
+    [ "$(jq -r .exit_code "$CTR_ROOT/containers/$id/state.json")" = 0 ]
+    [ "$(jq -r .log "$CTR_ROOT/containers/$id/log")" = "${f##*.}" ]
+    rm -rf "$CTR_ROOT/containers/$id"
+  done
+  no_leftovers
+}
+
+@test "the host's binaries are not writable from inside (CVE-2019-5736)" {
+  # ctr-init is bound read-only; no process of ctr's is visible inside
+  run ctr-run --rm --init busybox sh -c 'echo x > /sbin/ctr-init; echo x > /proc/1/exe; ls -l /proc/[0-9]*/exe 2>/dev/null | grep -c ctr-run'
+  assert_output --partial "Read-only file system"
+  assert_line 0
+  [ "$(head -c 4 "$(command -v ctr-init 2>/dev/null || echo "${CTR_BUILD:-build}/bin/ctr-init")" | od -An -c | tr -d ' ')" = '177ELF' ]
+}

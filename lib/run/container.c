@@ -70,6 +70,8 @@ static bool name_taken(int dfd, const char *name) {
     close(fd);
     return true;
   }
+  /* the dup shares dfd's offset, which an earlier scan left at the end */
+  rewinddir(d);
   while ((de = readdir(d)) != NULL) {
     char path[128];
     json_t *st = NULL;
