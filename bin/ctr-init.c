@@ -87,8 +87,7 @@ static void reset_signal_dispositions(void) {
 /* In the child: its own process group, which takes the terminal's
  * foreground if ours had it (so ^C reaches the command, not us), nothing
  * blocked, then the command. Never returns. */
-static void exec_command(char **argv) {
-  int foreground = tcgetpgrp(STDIN_FILENO) == getpgrp();
+static void exec_command(char **argv, int foreground) {
   sigset_t none;
 
   setpgid(0, 0);
@@ -184,7 +183,7 @@ static int parse_args(int argc, char **argv, int *exit_code) {
 int main(int argc, char **argv) {
   sigset_t all;
   pid_t child;
-  int cmd, code;
+  int cmd, code, foreground;
 
   cmd = parse_args(argc, argv, &code);
   if (cmd < 0)
@@ -202,11 +201,13 @@ int main(int argc, char **argv) {
   if (getpid() != 1)
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
+  /* asked before fork: the parent's setpgid below may come first */
+  foreground = tcgetpgrp(STDIN_FILENO) == getpgrp();
   child = fork();
   if (child < 0)
     return fail_errno("fork");
   if (child == 0)
-    exec_command(argv + cmd);
+    exec_command(argv + cmd, foreground);
   setpgid(child, child); /* also here, so it holds before we signal */
   return supervise(child);
 }

@@ -36,7 +36,9 @@ teardown() {
     umount -l "$d/rootfs" 2>/dev/null || true
     rmdir /sys/fs/cgroup/*/ctr/"$id" 2>/dev/null || true
   done
-  ! grep -q " $BATS_TEST_TMPDIR/" /proc/self/mountinfo
+  if grep -q " $BATS_TEST_TMPDIR/" /proc/self/mountinfo; then
+    fail "mounts left: $(grep " $BATS_TEST_TMPDIR/" /proc/self/mountinfo)"
+  fi
   for d in "$CTR_ROOT"/containers/*/; do
     [ -d "$d" ] || continue
     id=$(basename "$d")
@@ -194,14 +196,16 @@ set_state() {
   assert_success
   [ "$(jq length <<<"$output")" = 2 ]
   id=$(cid runner)
-  [ "$(jq -r '.[0].id' <<<"$output")" = "$id" ]
-  [ "$(jq -r '.[0].status' <<<"$output")" = running ]
+  # newest first
+  [ "$(jq -r '.[1].id' <<<"$output")" = "$id" ]
+  [ "$(jq -r '.[1].status' <<<"$output")" = running ]
   # the running file's pid and monitor, merged in
-  [ "$(jq -r '.[0].pid' <<<"$output")" = "$(field "$id" pid)" ]
-  [ "$(jq -r '.[0].monitor_pid' <<<"$output")" = "$(field "$id" monitor_pid)" ]
-  [ "$(jq -r '.[1].status' <<<"$output")" = created ]
-  [ "$(jq -r '.[1].labels.tier' <<<"$output")" = web ]
-  [ "$(jq -r '.[1].image' <<<"$output")" = busybox ]
+  [ "$(jq -r '.[1].pid' <<<"$output")" = "$(field "$id" pid)" ]
+  [ "$(jq -r '.[1].monitor_pid' <<<"$output")" = "$(field "$id" monitor_pid)" ]
+  [ "$(jq -r '.[0].id' <<<"$output")" = "$(cid made)" ]
+  [ "$(jq -r '.[0].status' <<<"$output")" = created ]
+  [ "$(jq -r '.[0].labels.tier' <<<"$output")" = web ]
+  [ "$(jq -r '.[0].image' <<<"$output")" = busybox ]
   run ctr-ps --format json
   [ "$(jq -r '[.[].name] | join(" ")' <<<"$output")" = runner ]
 }
@@ -261,20 +265,21 @@ set_state() {
 }
 
 @test "ps: a killed monitor — running while its process lives, then Exited (-1), never Up" {
-  run_bg m sleep 100
-  id=$(cid m)
+  run_bg mon sleep 100
+  id=$(cid mon)
   pid=$(field "$id" pid)
   monitor=$(field "$id" monitor_pid)
   grep -qx "$monitor" "$PIDS"
   kill -KILL "$monitor"
   for _ in $(seq 50); do alive "$monitor" || break; sleep 0.1; done
-  ! alive "$monitor"
+  run alive "$monitor"
+  assert_failure
   alive "$pid"
   # the container lives on: still running, the same pid
   run ctr-ps
-  assert_line --index 1 --regexp "^${id:0:12} .* Up .* m$"
+  assert_line --index 1 --regexp "^${id:0:12} .* Up .* mon$"
   [ "$(ctr-ps --format json | jq -r '.[0].pid')" = "$pid" ]
-  [ "$(ctr-inspect m | jq -r '.[0].status')" = running ]
+  [ "$(ctr-inspect mon | jq -r '.[0].status')" = running ]
   # its process ends and nobody records how: exited, code unknown
   kill -KILL "$pid"
   for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
@@ -287,15 +292,15 @@ set_state() {
   [ "$(jq -r '.[0].status' <<<"$output")" = exited ]
   [ "$(jq -r '.[0].exit_code' <<<"$output")" = -1 ]
   [ "$(ctr-ps --filter exited=-1 -q)" = "${id:0:12}" ]
-  [ "$(ctr-inspect --format table m | grep '^Status:')" = "Status:      exited (-1)" ]
+  [ "$(ctr-inspect --format table mon | grep '^Status:')" = "Status:      exited (-1)" ]
   # ctr-logs -f does not wait for it
-  run timeout 5 ctr-logs -f m
+  run timeout 5 ctr-logs -f mon
   assert_success
 }
 
 @test "ps: restarting, from the running file a monitor writes between runs" {
-  run_bg r sleep 100
-  id=$(cid r)
+  run_bg rr sleep 100
+  id=$(cid rr)
   # what a monitor writes while it waits to restart: itself as the pid
   sleep 100 3>&- &
   waiter=$!
@@ -306,7 +311,7 @@ set_state() {
   container=$(field "$id" pid)
   echo "$run" >"$CTR_RUNDIR/containers/$id.json"
   run ctr-ps
-  assert_line --index 1 --regexp 'Restarting \(1\) [0-9]+ seconds ago +r$'
+  assert_line --index 1 --regexp 'Restarting \(1\) [0-9]+ seconds ago +rr$'
   [ "$(ctr-ps --filter status=restarting -q)" = "${id:0:12}" ]
   [ "$(ctr-ps --filter status=running -q)" = "" ]
   kill -KILL "$waiter" "$container"
@@ -337,51 +342,51 @@ set_state() {
 }
 
 @test "inspect: a running container's cgroup figures; -s sizes" {
-  ctr-run --name r -m 64m --pids-limit 50 busybox sh -c 'head -c 300000 /dev/zero > /big; sleep 100' >/dev/null 2>&1 3>&- &
+  ctr-run --name rr -m 64m --pids-limit 50 busybox sh -c 'head -c 300000 /dev/zero > /big; sleep 100' >/dev/null 2>&1 3>&- &
   echo $! >>"$PIDS"
-  wait_status r running
-  for _ in $(seq 50); do [ "$(ctr-inspect -s r | jq -r '.[0].SizeRw')" -ge 300000 ] && break; sleep 0.1; done
-  run ctr-inspect -s r
+  wait_status rr running
+  for _ in $(seq 50); do [ "$(ctr-inspect -s rr | jq -r '.[0].SizeRw')" -ge 300000 ] && break; sleep 0.1; done
+  run ctr-inspect -s rr
   assert_success
-  [ "$(jq -r '.[0].pid' <<<"$output")" = "$(field "$(cid r)" pid)" ]
+  [ "$(jq -r '.[0].pid' <<<"$output")" = "$(field "$(cid rr)" pid)" ]
   [ "$(jq -r '.[0].Stats.memory_limit' <<<"$output")" = 67108864 ]
   [ "$(jq -r '.[0].Stats.memory_usage' <<<"$output")" -gt 0 ]
   [ "$(jq -r '.[0].Stats.pids' <<<"$output")" -ge 1 ]
   [ "$(jq -r '.[0].Stats.cpu_ns' <<<"$output")" -gt 0 ]
   [ "$(jq -r '.[0].SizeRw' <<<"$output")" -ge 300000 ]
   [ "$(jq -r '.[0].SizeRootFs' <<<"$output")" -gt "$(jq -r '.[0].SizeRw' <<<"$output")" ]
-  run ctr-inspect --format table r
+  run ctr-inspect --format table rr
   assert_line "Status:      running"
-  assert_line "Pid:         $(field "$(cid r)" pid)"
+  assert_line "Pid:         $(field "$(cid rr)" pid)"
   assert_line "Limits:      memory=64MiB pids=50"
   assert_line --regexp '^Memory: +[0-9.]+[kM]?B / 67.1MB$'
   assert_line "ExitCode:    -"
   assert_line "Finished:    -"
-  [ "$(ctr-inspect r | jq 'has("SizeRw")')" = false ]
-  kill -KILL "$(field "$(cid r)" pid)"
+  [ "$(ctr-inspect rr | jq 'has("SizeRw")')" = false ]
+  kill -KILL "$(field "$(cid rr)" pid)"
 }
 
 @test "inspect: --format table, the key facts for people" {
   mkdir "$BATS_TEST_TMPDIR/data"
-  run ctr-run --name t -v "$BATS_TEST_TMPDIR/data:/data:ro" --cpus 0.5 busybox sh -c "echo 'it''s'; exit 5"
-  id=$(cid t)
-  run ctr-inspect --format table t
+  run ctr-run --name tt -v "$BATS_TEST_TMPDIR/data:/data:ro" --cpus 0.5 busybox sh -c 'exit 5' "it's"
+  id=$(cid tt)
+  run ctr-inspect --format table tt
   assert_success
   assert_line "Id:          $id"
-  assert_line "Name:        t"
+  assert_line "Name:        tt"
   assert_line --regexp '^Image:       busybox \(sha256:[0-9a-f]{64}\)$'
   assert_line "Status:      exited (5)"
   assert_line "Pid:         0"
   assert_line "ExitCode:    5"
   assert_line "OOMKilled:   false"
-  assert_line "Command:     sh -c 'echo '\\''it'\\''s'\\''; exit 5'"
+  assert_line "Command:     sh -c 'exit 5' 'it'\\''s'"
   assert_line "Mounts:      /data <- $BATS_TEST_TMPDIR/data (bind, rbind,ro,rprivate)"
   assert_line "Limits:      cpus=0.5"
   assert_line --regexp "^Created:     $(date -u +%Y-%m-%d)T"
   assert_line --regexp '^Finished:    [0-9-]+T[0-9:.]+Z$'
   # several: one block each, a blank line between
-  ctr-run create --name u busybox true >/dev/null
-  run ctr-inspect --format table t u
+  ctr-run create --name uu busybox true >/dev/null
+  run ctr-inspect --format table tt uu
   [ "$(grep -c '^Id:' <<<"$output")" = 2 ]
   assert_line "Status:      created"
   assert_line "Started:     -"
@@ -423,7 +428,7 @@ set_state() {
 # ---- ctr-logs ------------------------------------------------------------
 
 @test "logs: a detached container's stdout and stderr, each on its own stream" {
-  id=$(ctr-run -d --name lg busybox sh -c 'echo hi; echo err >&2; echo bye')
+  id=$(ctr-run -d --name lg busybox sh -c 'echo hi; sleep 0.2; echo err >&2; sleep 0.2; echo bye')
   wait_status lg exited
   run --separate-stderr ctr-logs lg
   assert_success
@@ -466,35 +471,35 @@ EOF
 }
 
 @test "logs: --tail N|all, --since and --until (RFC 3339, Unix time), -t in UTC" {
-  hand_log h
-  run ctr-logs h
+  hand_log hh
+  run ctr-logs hh
   [ "$output" = "$(printf 'one\ntwo\nthree\nfour\nfive, six')" ]
-  run ctr-logs --tail 2 h
+  run ctr-logs --tail 2 hh
   [ "$output" = "five, six" ]
-  run ctr-logs -n 3 h
+  run ctr-logs -n 3 hh
   [ "$output" = "$(printf 'four\nfive, six')" ]
-  run ctr-logs --tail 0 h
+  run ctr-logs --tail 0 hh
   assert_output ""
-  run ctr-logs --tail 100 h
+  run ctr-logs --tail 100 hh
   [ "${#lines[@]}" -eq 5 ]
-  run ctr-logs --tail all h
+  run ctr-logs --tail all hh
   [ "${#lines[@]}" -eq 5 ]
-  run --separate-stderr ctr-logs --since 2024-01-01T00:00:10Z --until 2024-01-01T00:00:30Z h
+  run --separate-stderr ctr-logs --since 2024-01-01T00:00:10Z --until 2024-01-01T00:00:30Z hh
   [ "$output" = "$(printf 'three\nfour')" ]
   [ "$stderr" = two ]
-  run ctr-logs --since 1704067230 h
+  run ctr-logs --since 1704067230 hh
   [ "$output" = "$(printf 'four\nfive, six')" ]
-  run ctr-logs --since 1704067220.6 h
+  run ctr-logs --since 1704067220.6 hh
   [ "$output" = "$(printf 'four\nfive, six')" ]
-  run ctr-logs --until 2024-01-01T01:00:00.000000001+01:00 h
+  run ctr-logs --until 2024-01-01T01:00:00.000000001+01:00 hh
   [ "$output" = one ]
-  run ctr-logs --since 2024-01-02 h
+  run ctr-logs --since 2024-01-02 hh
   assert_output ""
-  run ctr-logs --since 10m h
+  run ctr-logs --since 10m hh
   assert_output ""
-  run ctr-logs --until 1h h
+  run ctr-logs --until 1h hh
   [ "${#lines[@]}" -eq 5 ]
-  run ctr-logs -t --tail 3 h
+  run ctr-logs -t --tail 4 hh
   [ "$output" = "$(printf '2024-01-01T00:00:20.500000000Z three\n2024-01-01T00:00:30.000000000Z four\n2024-01-01T00:00:40.000000000Z five, 2024-01-01T00:00:50.000000000Z six')" ]
 }
 
@@ -526,30 +531,30 @@ EOF
 }
 
 @test "logs -f: follows a running container to its end" {
-  ctr-run -d --name f busybox sh -c 'echo a; sleep 1; echo b >&2; sleep 1; echo c' >/dev/null
+  ctr-run -d --name ff busybox sh -c 'echo a; sleep 1; echo b >&2; sleep 1; echo c' >/dev/null
   start=$(date +%s)
-  run --separate-stderr timeout 20 ctr-logs -f f
+  run --separate-stderr timeout 20 ctr-logs -f ff
   assert_success
   [ "$output" = "$(printf 'a\nc')" ]
   [ "$stderr" = b ]
   # it ended with the container, not at once and not much later
   [ $(($(date +%s) - start)) -ge 1 ]
   [ $(($(date +%s) - start)) -lt 10 ]
-  wait_status f exited
+  wait_status ff exited
   # an exited container: -f prints what is there and returns
-  run timeout 5 ctr-logs -f --tail 1 f
+  run timeout 5 ctr-logs -f --tail 1 ff
   assert_success
   assert_output c
 }
 
 @test "logs -f: lines appended while it runs come out; --tail 0 only the new ones" {
-  run_bg w sleep 100
-  id=$(cid w)
+  run_bg ww sleep 100
+  id=$(cid ww)
   log="$CTR_ROOT/containers/$id/log"
   echo '{"stream":"stdout","time":"2024-01-01T00:00:00Z","log":"old\n"}' >>"$log"
-  ctr-logs -f w >"$BATS_TEST_TMPDIR/all" 2>&1 3>&- &
+  ctr-logs -f ww >"$BATS_TEST_TMPDIR/all" 2>&1 3>&- &
   all=$!
-  ctr-logs -f --tail 0 w >"$BATS_TEST_TMPDIR/new" 2>&1 3>&- &
+  ctr-logs -f --tail 0 ww >"$BATS_TEST_TMPDIR/new" 2>&1 3>&- &
   new=$!
   sleep 0.5
   echo '{"stream":"stdout","time":"2024-01-01T00:00:01Z","log":"new 1\n"}' >>"$log"
