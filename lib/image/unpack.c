@@ -20,39 +20,6 @@
 #include "core/progress.h"
 #include "manifest.h"
 
-int image_chain_ids(const json_t *config, char (**ids)[CTR_DIGEST_LEN + 1],
-                    size_t *n, ctr_err *err) {
-  const json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"),
-                                           "diff_ids");
-  char(*out)[CTR_DIGEST_LEN + 1] = NULL;
-  size_t count;
-  if (!json_is_array(diff_ids))
-    return ctr_fail(err, 0, "config: rootfs.diff_ids must be an array");
-  count = json_array_size(diff_ids);
-  if (count > 0) {
-    out = calloc(count, sizeof(*out));
-    if (out == NULL)
-      return ctr_fail(err, ENOMEM, "chain ids");
-  }
-  for (size_t i = 0; i < count; i++) {
-    const char *d = json_string_value(json_array_get(diff_ids, i));
-    char buf[2 * CTR_DIGEST_LEN + 2];
-    if (!ctr_digest_valid(d)) {
-      free(out);
-      return ctr_fail(err, 0, "config: rootfs.diff_ids[%zu] is not a sha256 digest", i);
-    }
-    if (i == 0) {
-      memcpy(out[0], d, CTR_DIGEST_LEN + 1);
-      continue;
-    }
-    snprintf(buf, sizeof(buf), "%s %s", out[i - 1], d);
-    ctr_sha256_buf(buf, strlen(buf), out[i]);
-  }
-  *ids = out;
-  *n = count;
-  return 0;
-}
-
 /* One layer to extract, and how that went. */
 struct unpack_job {
   const char *blob;    /* layer digest in the manifest */
@@ -261,10 +228,3 @@ int image_unpack(struct image_store *s, const struct image *img, char ***dirs,
   return 0;
 }
 
-void image_unpack_free(char **dirs, size_t ndirs) {
-  if (dirs == NULL)
-    return;
-  for (size_t i = 0; i < ndirs; i++)
-    free(dirs[i]);
-  free(dirs);
-}

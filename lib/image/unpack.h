@@ -44,5 +44,9 @@ int image_chain_ids(const json_t *config, char (**ids)[CTR_DIGEST_LEN + 1],
 int image_unpack(struct image_store *s, const struct image *img, char ***dirs,
                  size_t *ndirs, ctr_err *err);
 void image_unpack_free(char **dirs, size_t ndirs);
+/* Like image_unpack when every layer is there already (returns 1 and the
+ * dirs); 0 when some layer is missing. Needs no unpacker (chain.c). */
+int image_layers_present(struct image_store *s, const struct image *img,
+                         char ***dirs, size_t *ndirs, ctr_err *err);
 
 #endif

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "core/cleanup.h"
 #include "core/fs.h"
@@ -63,15 +67,70 @@ static int write_etc_files(int dfd, const json_t *config, bool host_net, ctr_err
   return write_resolv(dfd, host_net, err);
 }
 
+/* ctr-image next to ctr-run (a build tree or the bindir), else PATH. */
+static char *sibling_tool(const char *name) {
+  char self[4096], *out = NULL;
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    if (strrchr(self, '/') != NULL)
+      *strrchr(self, '/') = '\0';
+    if (asprintf(&out, "%s/%s", self, name) >= 0 && access(out, X_OK) == 0)
+      return out;
+    free(out);
+  }
+  return strdup(name);
+}
+
+/* Missing layers are ctr-image's business: ctr-run runs `ctr-image unpack`
+ * rather than carrying an unpacker (and libarchive) in every start. */
+static int unpack_with_ctr_image(const struct ctr_paths *p, const char *digest, ctr_err *err) {
+  cleanup_free char *tool = sibling_tool("ctr-image");
+  char *argv[] = {tool, "--root", p->root, "--rundir", p->rundir, "unpack", (char *)digest, NULL};
+  posix_spawn_file_actions_t fa;
+  int status = 0, rc;
+  pid_t pid;
+  if (tool == NULL)
+    return ctr_fail(err, ENOMEM, "unpack");
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  rc = posix_spawnp(&pid, tool, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return ctr_fail(err, rc, "run %s", tool);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return ctr_fail(err, 0, "unpack %s: ctr-image failed", digest);
+  return 0;
+}
+
 static int load_image(const struct ctr_paths *p, const char *ref, struct image *img,
                       char ***lowers, size_t *nlowers, ctr_err *err) {
   struct image_store s;
-  int ret = -1;
-  if (image_store_open(&s, p, STORE_WRITE, err) < 0)
+  int ret = -1, present;
+  if (image_store_open(&s, p, STORE_READ, err) < 0)
     return -1;
-  if (image_resolve(&s, ref, img, err) == 0 &&
-      image_unpack(&s, img, lowers, nlowers, err) == 0)
-    ret = 0;
+  if (image_resolve(&s, ref, img, err) < 0)
+    goto out;
+  present = image_layers_present(&s, img, lowers, nlowers, err);
+  if (present < 0)
+    goto out;
+  if (present == 0) {
+    image_store_close(&s);
+    if (unpack_with_ctr_image(p, img->digest, err) < 0)
+      return -1;
+    if (image_store_open(&s, p, STORE_READ, err) < 0)
+      return -1;
+    present = image_layers_present(&s, img, lowers, nlowers, err);
+    if (present <= 0) {
+      if (present == 0)
+        ctr_fail(err, 0, "image %s: layers missing after unpack", ref);
+      goto out;
+    }
+  }
+  ret = 0;
+out:
   image_store_close(&s);
   return ret;
 }

@@ -88,6 +88,10 @@ static int run_once(struct monitor *m, int *status) {
   sigset_t set;
   ctr_err err = NULL;
   bool tty = json_is_true(json_object_get(json_object_get(m->config, "process"), "terminal"));
+  cleanup_free char *cache = NULL;
+
+  if (asprintf(&cache, "%s/seccomp", m->p->rundir) >= 0)
+    s.seccomp_cache = cache;
 
   if (run_rootfs_mount(m->c, &err) < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
     if (err == NULL)

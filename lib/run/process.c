@@ -26,7 +26,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "rootfs.h"
-#include "seccomp.h"
+#include "seccomp_bpf.h"
 
 /* What the child tells the parent when it cannot go on. */
 struct child_report {
@@ -235,11 +235,12 @@ static int container_pty(int sock, ctr_err *err) {
   return 0;
 }
 
-static void child_main(struct run_start *s, int sock, int flags) {
+static void child_main(struct run_start *s, int sock, int flags,
+                       const struct run_seccomp_prog *prog) {
   const json_t *config = s->config;
   const json_t *process = json_object_get(config, "process");
   const json_t *caps = json_object_get(process, "capabilities");
-  const json_t *seccomp = json_object_get(json_object_get(config, "linux"), "seccomp");
+  bool seccomp = prog->fprog.len > 0;
   bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
   const char *cwd = ctr_json_str(process, "cwd");
   const char *hostname = ctr_json_str(config, "hostname");
@@ -308,7 +309,7 @@ static void child_main(struct run_start *s, int sock, int flags) {
     child_fail(sock, RUN_EXIT_FAILED, &err);
   /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
    * while we still have it (the profile allows what follows). */
-  if (!nnp && seccomp != NULL && run_seccomp_install(seccomp, &err) < 0)
+  if (!nnp && seccomp && run_seccomp_load(prog, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
   if (set_user(process, &err) < 0 || run_caps_apply(caps, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
@@ -334,7 +335,7 @@ static void child_main(struct run_start *s, int sock, int flags) {
   }
   json_array_foreach(json_object_get(process, "args"), i, v) argv[i] = (char *)json_string_value(v);
   json_array_foreach(json_object_get(process, "env"), i, v) envp[i] = (char *)json_string_value(v);
-  if (nnp && seccomp != NULL && run_seccomp_install(seccomp, &err) < 0)
+  if (nnp && seccomp && run_seccomp_load(prog, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
   /* No host fd may reach the container (CVE-2024-21626): everything but
    * 0-2 closes on exec, the sync socket included, which tells the parent
@@ -372,6 +373,8 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   int sock[2] = {-1, -1}, master = -1;
   int flags = clone_flags(s->config, err);
   struct child_report rep;
+  struct run_seccomp_prog prog = {0};
+  const json_t *seccomp = json_object_get(lx, "seccomp");
   ssize_t n;
   pid_t pid;
 
@@ -380,6 +383,10 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   s->pty_master = -1;
   s->cgroup = NULL;
   if (flags < 0)
+    return -1;
+  /* The filter is made here, where its cache is reachable; the child
+   * only loads it. */
+  if (seccomp != NULL && run_seccomp_prepare(s->seccomp_cache, seccomp, &prog, err) < 0)
     return -1;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
     ctr_fail(err, errno, "socketpair");
@@ -395,7 +402,7 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   }
   if (pid == 0) {
     close(sock[0]);
-    child_main(s, sock[1], flags);
+    child_main(s, sock[1], flags, &prog);
     _exit(RUN_EXIT_FAILED);
   }
   close(sock[1]);
@@ -444,6 +451,7 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
     goto fail;
   }
   s->pty_master = master;
+  run_seccomp_prog_free(&prog);
   return 0;
 fail_child:
   kill(pid, SIGKILL);
@@ -454,6 +462,7 @@ fail:
     close(sock[0]);
   if (sock[1] >= 0)
     close(sock[1]);
+  run_seccomp_prog_free(&prog);
   if (master >= 0)
     close(master);
   if (s->cgroup != NULL) {

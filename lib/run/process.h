@@ -16,6 +16,7 @@ struct run_start {
   const char *bundle;   /* absolute path of the bundle directory */
   const json_t *config; /* its config.json */
   int stdio[3];         /* the container's 0, 1, 2 (ignored with a tty) */
+  const char *seccomp_cache; /* a directory for compiled filters, or NULL */
   /* out */
   pid_t pid;               /* the container's init, in our pid namespace */
   int pty_master;          /* with process.terminal: the master side, else -1 */

@@ -190,7 +190,10 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   int po[2] = {-1, -1}, pe[2] = {-1, -1};
   bool tty = json_is_true(json_object_get(json_object_get(config, "process"), "terminal"));
 
+  cleanup_free char *cache = NULL;
   sv->exit_code = RUN_EXIT_FAILED;
+  if (asprintf(&cache, "%s/seccomp", sv->paths->rundir) >= 0)
+    s.seccomp_cache = cache;
   if (!sv->interactive) {
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.stdio[0] = devnull;
