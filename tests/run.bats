@@ -199,6 +199,8 @@ wait_file() { # wait up to 10 s for a non-empty file
   [ "$(jq -r .limits.cpu_period <<<"$output")" = 100000 ]
   [ "$(jq -r .limits.cpu_shares <<<"$output")" = 512 ]
   [ "$(jq -r .limits.pids_max <<<"$output")" = 50 ]
+  # its cgroup namespace is rooted at its own cgroup, as docker's
+  [ -z "$(jq -r '.cgroup[]' <<<"$output" | grep -v ':/$')" ]
   no_leftovers
 }
 

@@ -260,6 +260,11 @@ static void child_main(struct run_start *s, int sock, int flags,
     ctr_fail(&err, errno, "become root in the user namespace");
     child_fail(sock, RUN_EXIT_FAILED, &err);
   }
+  /* Only now that we are in our cgroup: the namespace's root is it. */
+  if ((flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+    ctr_fail(&err, errno, "cgroup namespace");
+    child_fail(sock, RUN_EXIT_FAILED, &err);
+  }
   if (setsid() < 0) {
     ctr_fail(&err, errno, "setsid");
     child_fail(sock, RUN_EXIT_FAILED, &err);
@@ -395,7 +400,8 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   if (cgpath != NULL &&
       run_cgroup_create(cgpath, json_object_get(lx, "resources"), &s->cgroup, err) < 0)
     goto fail;
-  pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  pid = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~CLONE_NEWCGROUP) | SIGCHLD, NULL,
+                       NULL, NULL, NULL);
   if (pid < 0) {
     ctr_fail(err, errno, "clone");
     goto fail;
@@ -408,13 +414,15 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
   close(sock[1]);
   sock[1] = -1;
   s->pid = pid;
-  if (s->cgroup != NULL && run_cgroup_add(s->cgroup, pid, err) < 0)
-    goto fail_child;
   if (flags & CLONE_NEWUSER) {
     if (write_map(pid, "uid_map", json_object_get(lx, "uidMappings"), err) < 0 ||
         write_map(pid, "gid_map", json_object_get(lx, "gidMappings"), err) < 0)
       goto fail_child;
   }
+  /* In its cgroup before it does anything: its cgroup namespace, made
+   * next, is rooted there. */
+  if (s->cgroup != NULL && run_cgroup_add(s->cgroup, pid, err) < 0)
+    goto fail_child;
   if (write(sock[0], "g", 1) != 1) {
     ctr_fail(err, errno, "start the container");
     goto fail_child;
