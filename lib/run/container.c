@@ -92,7 +92,7 @@ static bool name_taken(int dfd, const char *name) {
   return false;
 }
 
-int run_container_new(const struct ctr_paths *p, const char *name,
+int run_container_new(const struct ctr_paths *p, const char *name, bool ephemeral,
                       struct run_container *c, ctr_err *err) {
   cleanup_close int lock = -1;
   cleanup_close int dfd = -1;
@@ -101,6 +101,7 @@ int run_container_new(const struct ctr_paths *p, const char *name,
   struct timespec now;
 
   memset(c, 0, sizeof(*c));
+  c->ephemeral = ephemeral;
   if (name != NULL && !valid_name(name))
     return ctr_usage(err, "invalid container name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
   lock = ctr_lock(p, "containers", LOCK_EX, err);
@@ -148,7 +149,7 @@ int run_container_save(struct run_container *c, bool durable, ctr_err *err) {
   cleanup_close int fd = ctr_open_dir(AT_FDCWD, c->dir, err);
   if (fd < 0)
     return -1;
-  return ctr_json_save(fd, "state.json", c->state, true, durable, err);
+  return ctr_json_save(fd, "state.json", c->state, true, durable && !c->ephemeral, err);
 }
 
 static int load(const struct ctr_paths *p, const char *id, struct run_container *c,
@@ -163,6 +164,7 @@ static int load(const struct ctr_paths *p, const char *id, struct run_container 
     run_container_free(c);
     return -1;
   }
+  c->ephemeral = json_is_true(json_object_get(c->state, "rm"));
   return 0;
 }
 

@@ -14,17 +14,18 @@ struct run_container {
   char id[65];
   char *dir;     /* absolute */
   json_t *state; /* state.json */
+  bool ephemeral; /* --rm: gone when it ends, so nothing is fsynced */
 };
 
 /* Make a new container directory with a fresh id and the given (or a
  * generated) name, reserved under the containers lock. state starts as
  * {"id","name","created","status":"created"}. */
-int run_container_new(const struct ctr_paths *p, const char *name,
+int run_container_new(const struct ctr_paths *p, const char *name, bool ephemeral,
                       struct run_container *c, ctr_err *err);
 /* Find by exact name, exact id, or unique id prefix. */
 int run_container_find(const struct ctr_paths *p, const char *ref,
                        struct run_container *c, ctr_err *err);
-/* Write state.json atomically (durable: fsynced). */
+/* Write state.json atomically (durable: fsynced, unless ephemeral). */
 int run_container_save(struct run_container *c, bool durable, ctr_err *err);
 /* Remove the directory (the rootfs must be unmounted). */
 int run_container_delete(struct run_container *c, ctr_err *err);

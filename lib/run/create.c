@@ -294,7 +294,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   if (load_image(p, o->image, &img, &lowers, &nlowers, err) < 0)
     goto out;
   icfg = json_object_get(img.config, "config");
-  if (run_container_new(p, o->name, c, err) < 0)
+  if (run_container_new(p, o->name, o->rm, c, err) < 0)
     goto out;
   made = true;
   lower = json_array();
@@ -346,7 +346,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   if (write_etc_files(dfd, config, o->network && strcmp(o->network, "host") == 0, err) < 0 ||
       prepare_userns(dfd, rootfd, config, err) < 0 ||
       prepare_volumes(p, config, err) < 0 ||
-      ctr_json_save(dfd, "config.json", config, true, true, err) < 0)
+      ctr_json_save(dfd, "config.json", config, true, !o->rm, err) < 0)
     goto out;
   {
     json_t *st = c->state;

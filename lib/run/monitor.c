@@ -135,7 +135,8 @@ static int run_once(struct monitor *m, int *status) {
   close(pe[0]);
   if (s.pty_master >= 0)
     close(s.pty_master);
-  if (run_supervise_finish(m->p, m->c, s.cgroup, *status, false, false, &m->oom, &err) < 0)
+  if (run_supervise_finish(m->p, m->c, m->config, s.cgroup, *status, false, false, &m->oom,
+                           &err) < 0)
     ctr_err_free(&err);
   return 0;
 fail:

@@ -131,17 +131,31 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
   }
 }
 
+bool run_config_has_ns(const json_t *config, const char *type) {
+  size_t i;
+  json_t *n;
+  json_array_foreach(json_object_get(json_object_get(config, "linux"), "namespaces"), i, n) {
+    const char *t = ctr_json_str(n, "type");
+    if (t != NULL && strcmp(t, type) == 0 && ctr_json_str(n, "path") == NULL)
+      return true;
+  }
+  return false;
+}
+
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
-                         struct run_cgroup *cg, int status, bool rm, bool record,
-                         bool *oom_out, ctr_err *err) {
+                         const json_t *config, struct run_cgroup *cg, int status, bool rm,
+                         bool record, bool *oom_out, ctr_err *err) {
   bool oom = false;
   ctr_err e = NULL;
   if (cg != NULL) {
     if (run_cgroup_oom_killed(cg, &oom, &e) < 0)
       ctr_err_free(&e);
-    /* nothing the container started may outlive it */
-    run_cgroup_kill(cg, SIGKILL, &e);
-    ctr_err_free(&e);
+    /* Nothing the container started may outlive it. With its own pid
+     * namespace the kernel has seen to that already, when its init died. */
+    if (!run_config_has_ns(config, "pid")) {
+      run_cgroup_kill(cg, SIGKILL, &e);
+      ctr_err_free(&e);
+    }
     if (run_cgroup_destroy(cg, &e) < 0)
       ctr_err_free(&e);
   }
@@ -257,7 +271,7 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   if (sv->pidfile)
     unlink(sv->pidfile);
   sv->exit_code = run_exit_code(status);
-  if (run_supervise_finish(sv->paths, c, s.cgroup, status, sv->rm, true, NULL,
+  if (run_supervise_finish(sv->paths, c, config, s.cgroup, status, sv->rm, true, NULL,
                            ret < 0 ? NULL : err) < 0)
     return -1;
   return ret < 0 ? -1 : 0;

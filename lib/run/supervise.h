@@ -31,7 +31,9 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
  * record, the end written to state.json, and with rm the container
  * deleted. A monitor that may restart records only the last end. */
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
-                         struct run_cgroup *cg, int status, bool rm, bool record,
-                         bool *oom, ctr_err *err);
+                         const json_t *config, struct run_cgroup *cg, int status, bool rm,
+                         bool record, bool *oom, ctr_err *err);
+/* Does config.json give the container a new namespace of this type? */
+bool run_config_has_ns(const json_t *config, const char *type);
 
 #endif
