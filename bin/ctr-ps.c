@@ -176,7 +176,8 @@ static void status_text(const json_t *st, const struct timespec *now, char *out,
     return;
   }
   if (strcmp(status, "exited") == 0 || strcmp(status, "restarting") == 0) {
-    if (finished_known(st)) {
+    /* restarting: the running file's "started" is when the wait began */
+    if (status[0] == 'r' ? ctr_json_str(st, "finished") != NULL : finished_known(st)) {
       when[0] = ' ';
       ago(ctr_json_str(st, "finished"), now, when + 1, sizeof(when) - 1);
     }
@@ -333,6 +334,8 @@ static int select_containers(struct args *a, const struct ctr_paths *p, json_t *
     json_t *st = json_array_get(all, i);
     struct run_container c = {.state = st};
     ctr_err e = NULL;
+    if (ctr_json_str(st, "id") == NULL)
+      continue; /* not ours to show: a state.json without its id */
     snprintf(c.id, sizeof(c.id), "%s", ctr_json_str(st, "id"));
     if (run_state_refresh(p, &c, &e) < 0) {
       ctr_debug("%.12s: %s", c.id, e && e->msg ? e->msg : "refresh failed");

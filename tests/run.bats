@@ -452,3 +452,11 @@ wait_exited() { # wait up to 15 s for a container's state.json to say exited
   assert_line 0
   [ "$(head -c 4 "$(command -v ctr-init 2>/dev/null || echo "${CTR_BUILD:-build}/bin/ctr-init")" | od -An -c | tr -d ' ')" = '177ELF' ]
 }
+
+@test "output that is not UTF-8 is logged with U+FFFD, as docker does" {
+  run ctr-run --name utf busybox sh -c 'printf "ok1\n\377bad\nok2\n"'
+  assert_success
+  id=$(basename "$(dirname "$(grep -l '"utf"' "$CTR_ROOT"/containers/*/state.json)")")
+  [ "$(jq -r .log "$CTR_ROOT/containers/$id/log" | tr -d '\n')" = "ok1$(printf '\357\277\275')badok2" ]
+  rm -rf "$CTR_ROOT/containers/$id"
+}

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/lock.h"
+#include "core/log.h"
 
 static int random_bytes(unsigned char *buf, size_t n, ctr_err *err) {
   cleanup_close int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -210,7 +211,7 @@ int run_container_list(const struct ctr_paths *p, json_t **states, ctr_err *err)
     return ctr_fail(err, errno, "%s", dir);
   }
   while (d != NULL && (de = readdir(d)) != NULL) {
-    char path[128];
+    char path[300];
     json_t *st = NULL;
     ctr_err e = NULL;
     if (strlen(de->d_name) != 64)
@@ -218,6 +219,15 @@ int run_container_list(const struct ctr_paths *p, json_t **states, ctr_err *err)
     snprintf(path, sizeof(path), "%s/state.json", de->d_name);
     if (ctr_json_load_object(dirfd(d), path, 1 << 20, &st, &e) < 0) {
       ctr_err_free(&e); /* half-created: not a container yet */
+      continue;
+    }
+    /* A state.json that does not name its own directory is not one of
+     * ours (or was damaged): leave it out rather than trust it. */
+    if (ctr_json_str(st, "id") == NULL || strcmp(ctr_json_str(st, "id"), de->d_name) != 0 ||
+        ctr_json_str(st, "created") == NULL) {
+      ctr_warn("ignoring %s/containers/%s: state.json lacks id or created", p->root,
+               de->d_name);
+      json_decref(st);
       continue;
     }
     json_array_append_new(out, st);

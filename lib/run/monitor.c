@@ -197,6 +197,17 @@ static void monitor_main(struct monitor *m) {
       delay_ms = 100;
     count++;
     json_object_set_new(m->c->state, "restart_count", json_integer(count));
+    /* what ended, for ctr-ps's "Restarting (N)" */
+    json_object_set_new(m->c->state, "exit_code", json_integer(code));
+    {
+      char when[64];
+      struct timespec now;
+      clock_gettime(CLOCK_REALTIME, &now);
+      ctr_format_rfc3339(now.tv_sec, now.tv_nsec, when, sizeof(when));
+      json_object_set_new(m->c->state, "finished", json_string(when));
+    }
+    if (run_container_save(m->c, false, &err) < 0)
+      ctr_err_free(&err);
     if (run_state_running(m->p, m->c, getpid(), getpid(), "restarting", &err) < 0)
       ctr_err_free(&err);
     {

@@ -44,6 +44,9 @@ unsigned long long run_pid_start_time(pid_t pid) {
   if (p == NULL)
     return 0;
   p++;
+  /* a zombie or a dying process is gone for our purposes */
+  if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
+    return 0;
   for (int field = 3; field < 22 && p; field++)
     p = strchr(p + 1, ' ');
   if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
@@ -62,8 +65,8 @@ int run_state_refresh(const struct ctr_paths *p, struct run_container *c,
   cleanup_free char *path = run_state_rundir_path(p, c->id, ".json");
   cleanup_json json_t *run = NULL;
   ctr_err e = NULL;
-  pid_t pid;
-  unsigned long long start;
+  pid_t pid, mon;
+  unsigned long long start, mon_start;
   if (path == NULL)
     return ctr_fail(err, ENOMEM, "state");
   if (ctr_json_load_object(AT_FDCWD, path, 1 << 16, &run, &e) < 0) {
@@ -72,7 +75,12 @@ int run_state_refresh(const struct ctr_paths *p, struct run_container *c,
   }
   pid = (pid_t)json_integer_value(json_object_get(run, "pid"));
   start = (unsigned long long)json_integer_value(json_object_get(run, "pid_start"));
-  if (pid > 0 && start != 0 && run_pid_start_time(pid) == start) {
+  mon = (pid_t)json_integer_value(json_object_get(run, "monitor_pid"));
+  mon_start = (unsigned long long)json_integer_value(json_object_get(run, "monitor_start"));
+  /* The process is alive; or it has ended and its monitor, alive, is
+   * still recording that: it is running until the record is written. */
+  if ((pid > 0 && start != 0 && run_pid_start_time(pid) == start) ||
+      (mon > 0 && mon_start != 0 && run_pid_start_time(mon) == mon_start)) {
     json_object_set(c->state, "status", json_object_get(run, "status"));
     json_object_set(c->state, "pid", json_object_get(run, "pid"));
     json_object_set(c->state, "monitor_pid", json_object_get(run, "monitor_pid"));
@@ -97,9 +105,10 @@ int run_state_running(const struct ctr_paths *p, struct run_container *c,
   if (path == NULL)
     return ctr_fail(err, ENOMEM, "state");
   now_rfc3339(when, sizeof(when));
-  run = json_pack("{s:s, s:i, s:I, s:i, s:s}", "status", status, "pid", (int)pid,
+  run = json_pack("{s:s, s:i, s:I, s:i, s:I, s:s}", "status", status, "pid", (int)pid,
                   "pid_start", (json_int_t)run_pid_start_time(pid), "monitor_pid",
-                  (int)monitor, "started", when);
+                  (int)monitor, "monitor_start", (json_int_t)run_pid_start_time(monitor),
+                  "started", when);
   if (run == NULL)
     return ctr_fail(err, ENOMEM, "state");
   if (ctr_json_save(AT_FDCWD, path, run, false, false, err) < 0)

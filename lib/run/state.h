@@ -7,13 +7,14 @@
  *       started, finished, restart_count.
  *   $CTR_RUNDIR/containers/<id>.json       volatile, only while it runs:
  *       {"status":"running"|"restarting", "pid", "pid_start",
- *        "monitor_pid", "started"}
+ *        "monitor_pid", "monitor_start", "started"}
  *
  * The running file lives on tmpfs, so starting costs no disk flush and a
  * reboot leaves no container "running". A running file whose pid is gone
  * (or is another process: pid_start is the kernel's start time of it)
- * means the monitor was killed: the container is reported "exited" with
- * an unknown code. $CTR_RUNDIR/containers/<id>.stop, made by ctr-stop,
+ * while its monitor (monitor_start likewise) is alive is still "running":
+ * the monitor is recording the end. Both gone means the monitor was
+ * killed: the container is reported "exited" with an unknown code (-1). $CTR_RUNDIR/containers/<id>.stop, made by ctr-stop,
  * tells the monitor not to restart it.
  *
  * Logs: $CTR_ROOT/containers/<id>/log, one JSON object per line as

@@ -148,39 +148,121 @@ static void sleep_ms(long ms) {
     ;
 }
 
-/* A pidfd for pid, only if it is still the process that started at
- * `start` (a pid can be reused once its process is reaped); -1 if not. */
-static int pid_open(pid_t pid, unsigned long long start) {
-  int fd;
-  if (pid <= 0 || start == 0)
-    return -1;
-  fd = pidfd_open(pid, 0);
-  if (fd < 0)
-    return -1;
-  /* Checked after the open: the pidfd now pins the process we compare. */
-  if (run_pid_start_time(pid) != start) {
-    close(fd);
-    return -1;
+/* What /proc/PID/stat says of a process: its state letter ('\0' when there
+ * is no such process) and its start time. */
+static char pid_state(pid_t pid, unsigned long long *start) {
+  char path[64], buf[1024];
+  cleanup_close int fd = -1;
+  ssize_t n;
+  char *p;
+  *start = 0;
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+    return '\0';
+  buf[n] = '\0';
+  /* the command may hold spaces and parentheses: fields follow the last ')' */
+  p = strrchr(buf, ')');
+  if (p == NULL || p[1] != ' ' || p[2] == '\0')
+    return '\0';
+  {
+    char state = p[2];
+    for (int field = 3; field < 22 && p; field++)
+      p = strchr(p + 1, ' ');
+    if (p == NULL || sscanf(p + 1, "%llu", start) != 1)
+      *start = 0;
+    return state;
   }
-  return fd;
 }
 
-/* Wait up to ms (-1: for ever) for the process to end (it is a zombie or
- * gone). True when it has. */
-static bool pid_wait(int pidfd, long ms) {
+/* Is the monitor alive? A zombie is not: its work is over. */
+static bool monitor_alive(pid_t pid) {
+  unsigned long long start;
+  char st = pid > 0 ? pid_state(pid, &start) : '\0';
+  return st != '\0' && st != 'Z' && st != 'X';
+}
+
+/* The container's process: a pidfd, or where there is none (valgrind does
+ * not know the syscall) its pid and start time, checked at each use. */
+struct proc {
+  int fd;
+  pid_t pid; /* 0: no process */
+  unsigned long long start;
+};
+
+static void proc_close(struct proc *pr) {
+  if (pr->fd >= 0)
+    close(pr->fd);
+  pr->fd = -1;
+  pr->pid = 0;
+}
+#define cleanup_proc __attribute__((cleanup(proc_close)))
+
+/* Open pid, only if it is still the process that started at `start` (a
+ * pid can be reused once its process is reaped). False if it is not. */
+static bool proc_open(struct proc *pr, pid_t pid, unsigned long long start) {
+  unsigned long long now;
+  pr->fd = -1;
+  pr->pid = 0;
+  if (pid <= 0 || start == 0)
+    return false;
+  pr->fd = pidfd_open(pid, 0);
+  if (pr->fd < 0 && errno != ENOSYS)
+    return false;
+  /* Checked after the open: the pidfd now pins the process we compare. */
+  if (pid_state(pid, &now) == '\0' || now != start) {
+    proc_close(pr);
+    return false;
+  }
+  pr->pid = pid;
+  pr->start = start;
+  return true;
+}
+
+/* Has it ended (a zombie, or gone)? */
+static bool proc_ended(const struct proc *pr) {
+  unsigned long long now;
+  char st;
+  if (pr->pid == 0)
+    return true;
+  if (pr->fd >= 0) {
+    struct pollfd pfd = {pr->fd, POLLIN, 0};
+    return poll(&pfd, 1, 0) != 0;
+  }
+  st = pid_state(pr->pid, &now);
+  return st == '\0' || st == 'Z' || st == 'X' || now != pr->start;
+}
+
+/* Wait up to ms (-1: for ever) for it to end. True when it has. */
+static bool proc_wait(const struct proc *pr, long ms) {
   int64_t deadline = ms < 0 ? INT64_MAX : now_ms() + ms;
   for (;;) {
-    struct pollfd pfd = {pidfd, POLLIN, 0};
     int64_t left = deadline - now_ms();
-    int step = ms < 0 || left > INT_MAX ? -1 : (int)(left > 0 ? left : 0);
-    int n = poll(&pfd, 1, step);
-    if (n > 0)
+    if (pr->fd >= 0) {
+      struct pollfd pfd = {pr->fd, POLLIN, 0};
+      int step = ms < 0 || left > INT_MAX ? -1 : (int)(left > 0 ? left : 0);
+      int n = poll(&pfd, 1, step);
+      if (n < 0 && errno == EINTR)
+        continue;
+      return n > 0;
+    }
+    if (proc_ended(pr))
       return true;
-    if (n == 0)
+    if (left <= 0)
       return false;
-    if (errno != EINTR)
-      return false;
+    sleep_ms(left < POLL_STEP_MS ? (long)left : POLL_STEP_MS);
   }
+}
+
+/* Signal it; ESRCH once it has ended. */
+static int proc_signal(const struct proc *pr, int sig) {
+  if (pr->fd >= 0)
+    return pidfd_send_signal(pr->fd, sig, NULL, 0);
+  if (proc_ended(pr)) {
+    errno = ESRCH;
+    return -1;
+  }
+  return kill(pr->pid, sig);
 }
 
 /* The ended process's wait status, where the kernel keeps it for pidfds
@@ -194,12 +276,12 @@ struct stop_pidfd_info {
 #define STOP_PIDFD_INFO_EXIT (1ULL << 3)
 #define STOP_PIDFD_GET_INFO _IOWR(0xFF, 11, struct stop_pidfd_info)
 
-/* 1: *status holds it; 0: not yet (not reaped); -1: this kernel cannot say. */
-static int pid_exit_status(int pidfd, int *status) {
+/* 1: *status holds it; 0: not yet (not reaped); -1: nobody can say. */
+static int proc_exit_status(const struct proc *pr, int *status) {
   struct stop_pidfd_info info;
   memset(&info, 0, sizeof(info));
   info.mask = STOP_PIDFD_INFO_EXIT;
-  if (ioctl(pidfd, STOP_PIDFD_GET_INFO, &info) < 0)
+  if (pr->fd < 0 || ioctl(pr->fd, STOP_PIDFD_GET_INFO, &info) < 0)
     return -1;
   if (!(info.mask & STOP_PIDFD_INFO_EXIT))
     return 0;
@@ -209,31 +291,12 @@ static int pid_exit_status(int pidfd, int *status) {
 
 /* The same for an orphan, whose reaping (by init or a subreaper) may lag
  * a little behind its end: wait up to ms for it. */
-static bool pid_exit_status_wait(int pidfd, long ms, int *status) {
+static bool proc_exit_status_wait(const struct proc *pr, long ms, int *status) {
   int64_t deadline = now_ms() + ms;
   int rc;
-  if (pidfd < 0)
-    return false;
-  while ((rc = pid_exit_status(pidfd, status)) == 0 && now_ms() < deadline)
+  while ((rc = proc_exit_status(pr, status)) == 0 && now_ms() < deadline)
     sleep_ms(POLL_STEP_MS);
   return rc == 1;
-}
-
-/* Is the monitor alive? A zombie is not: its work is over. */
-static bool monitor_alive(pid_t pid) {
-  char path[64], buf[512];
-  cleanup_close int fd = -1;
-  ssize_t n;
-  char *paren;
-  if (pid <= 0)
-    return false;
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
-    return false;
-  buf[n] = '\0';
-  paren = strrchr(buf, ')');
-  return paren != NULL && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }
 
 /* ---- the running file ----------------------------------------------------- */
@@ -279,12 +342,14 @@ static int live_read(const struct ctr_paths *p, const char *id, struct live *lv,
   return 0;
 }
 
-/* The container's process, if it runs: a pidfd, else -1. While restarting
- * the running file names the monitor, which is not to be signalled. */
-static int live_open(const struct live *lv) {
+/* The container's process, if it runs. While restarting the running file
+ * names the monitor, which is not to be signalled. */
+static bool live_open(const struct live *lv, struct proc *pr) {
+  pr->fd = -1;
+  pr->pid = 0;
   if (!lv->present || lv->restarting)
-    return -1;
-  return pid_open(lv->pid, lv->start);
+    return false;
+  return proc_open(pr, lv->pid, lv->start);
 }
 
 /* ---- doing the monitor's job ------------------------------------------- */
@@ -318,15 +383,15 @@ static int reload_state(struct run_container *c, ctr_err *err) {
   return 0;
 }
 
-/* Kill what is left in the container's cgroup and remove it; *oom says
- * whether the OOM killer struck. A cgroup that is not there is fine. */
-static int cgroup_remove(struct run_container *c, bool *oom, ctr_err *err) {
+/* Open the container's cgroup (config.json's linux.cgroupsPath, or
+ * ctr/<id> when the config is unreadable). *cg stays NULL, and 0 is
+ * returned, when it has none or it is not there. */
+static int cgroup_of(struct run_container *c, struct run_cgroup **cg, ctr_err *err) {
   cleanup_json json_t *config = NULL;
   cleanup_free char *fallback = NULL;
-  struct run_cgroup *cg = NULL;
   const char *path;
   ctr_err e = NULL;
-  *oom = false;
+  *cg = NULL;
   if (run_config_load(c, &config, &e) < 0)
     ctr_err_free(&e);
   path = ctr_json_str(json_object_get(config, "linux"), "cgroupsPath");
@@ -337,7 +402,7 @@ static int cgroup_remove(struct run_container *c, bool *oom, ctr_err *err) {
       return ctr_fail(err, ENOMEM, "cgroup");
     path = fallback;
   }
-  if (run_cgroup_open(path, &cg, &e) < 0) {
+  if (run_cgroup_open(path, cg, &e) < 0) {
     if (e != NULL && e->errnum == ENOENT) {
       ctr_err_free(&e);
       return 0;
@@ -345,10 +410,23 @@ static int cgroup_remove(struct run_container *c, bool *oom, ctr_err *err) {
     *err = e;
     return -1;
   }
+  return 0;
+}
+
+/* Kill what is left in the container's cgroup and remove it; *oom says
+ * whether the OOM killer struck. A cgroup that is not there is fine. */
+static int cgroup_remove(struct run_container *c, bool *oom, ctr_err *err) {
+  struct run_cgroup *cg = NULL;
+  ctr_err e = NULL;
+  *oom = false;
+  if (cgroup_of(c, &cg, err) < 0)
+    return -1;
+  if (cg == NULL)
+    return 0;
   if (run_cgroup_oom_killed(cg, oom, &e) < 0)
     ctr_err_free(&e);
   if (run_cgroup_kill(cg, SIGKILL, &e) < 0) {
-    ctr_debug("cgroup %s: %s", path, e->msg);
+    ctr_debug("container %.12s: kill its cgroup: %s", c->id, e->msg);
     ctr_err_free(&e);
   }
   return run_cgroup_destroy(cg, err);
@@ -406,10 +484,10 @@ static int take_over(const struct ctr_paths *p, struct run_container *c, int cod
 /* ---- stopping ------------------------------------------------------------ */
 
 /* After the process ended: wait for the monitor to remove the running file;
- * if the monitor is dead, do its job. exit_status: the wait status if we
- * know it, else -1; killed: we SIGKILLed it. */
-static int await_record(const struct ctr_paths *p, struct run_container *c, int pidfd,
-                        bool killed, ctr_err *err) {
+ * if the monitor is dead, do its job. pr: the ended process (pid 0 if
+ * unknown), for its exit status; killed: we SIGKILLed it. */
+static int await_record(const struct ctr_paths *p, struct run_container *c,
+                        const struct proc *pr, bool killed, ctr_err *err) {
   int64_t deadline = now_ms() + RECORD_WAIT_MS;
   struct live lv = {0};
   for (;;) {
@@ -420,7 +498,7 @@ static int await_record(const struct ctr_paths *p, struct run_container *c, int 
     if (!monitor_alive(lv.monitor)) {
       int status, code = killed ? 128 + SIGKILL : -1;
       live_free(&lv);
-      if (pid_exit_status_wait(pidfd, EXIT_INFO_WAIT_MS, &status))
+      if (proc_exit_status_wait(pr, EXIT_INFO_WAIT_MS, &status))
         code = run_exit_code(status);
       return take_over(p, c, code, err);
     }
@@ -435,23 +513,16 @@ static int await_record(const struct ctr_paths *p, struct run_container *c, int 
 }
 
 /* SIGKILL the container's cgroup and init; wait for init to be gone. */
-static int kill_all(struct run_container *c, int pidfd, ctr_err *err) {
-  cleanup_json json_t *config = NULL;
+static int kill_all(struct run_container *c, const struct proc *pr, ctr_err *err) {
   struct run_cgroup *cg = NULL;
-  const char *path;
   ctr_err e = NULL;
-  if (run_config_load(c, &config, &e) < 0)
-    ctr_err_free(&e);
-  path = ctr_json_str(json_object_get(config, "linux"), "cgroupsPath");
-  if (path != NULL && run_cgroup_open(path, &cg, &e) == 0) {
-    if (run_cgroup_kill(cg, SIGKILL, &e) < 0)
-      ctr_debug("cgroup %s: %s", path, e->msg);
-    run_cgroup_free(cg);
-  }
+  if (cgroup_of(c, &cg, &e) == 0 && cg != NULL && run_cgroup_kill(cg, SIGKILL, &e) < 0)
+    ctr_debug("container %.12s: kill its cgroup: %s", c->id, e->msg);
+  run_cgroup_free(cg);
   ctr_err_free(&e);
-  if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+  if (proc_signal(pr, SIGKILL) < 0 && errno != ESRCH)
     return ctr_fail(err, errno, "kill container %s", name_of(c));
-  if (!pid_wait(pidfd, KILL_WAIT_MS))
+  if (!proc_wait(pr, KILL_WAIT_MS))
     return ctr_fail(err, 0, "container %s: still there %d s after SIGKILL", name_of(c),
                     KILL_WAIT_MS / 1000);
   return 0;
@@ -459,23 +530,23 @@ static int kill_all(struct run_container *c, int pidfd, ctr_err *err) {
 
 /* Signal the running process, give it timeout_s, then SIGKILL; then see
  * the end recorded. */
-static int end_process(const struct ctr_paths *p, struct run_container *c, int pidfd,
-                       int sig, int timeout_s, ctr_err *err) {
+static int end_process(const struct ctr_paths *p, struct run_container *c,
+                       const struct proc *pr, int sig, int timeout_s, ctr_err *err) {
   char sname[32];
   bool killed = sig == SIGKILL;
   ctr_debug("container %.12s: sending %s, %d s to end", c->id,
             signal_name(sig, sname, sizeof(sname)), timeout_s);
-  if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+  if (proc_signal(pr, sig) < 0 && errno != ESRCH)
     return ctr_fail(err, errno, "send %s to container %s", signal_name(sig, sname, sizeof(sname)),
                     name_of(c));
-  if (sig == SIGKILL || !pid_wait(pidfd, timeout_s < 0 ? -1 : (long)timeout_s * 1000)) {
+  if (sig == SIGKILL || !proc_wait(pr, timeout_s < 0 ? -1 : (long)timeout_s * 1000)) {
     if (sig != SIGKILL)
       ctr_debug("container %.12s: still running after %d s; SIGKILL", c->id, timeout_s);
     killed = true;
-    if (kill_all(c, pidfd, err) < 0)
+    if (kill_all(c, pr, err) < 0)
       return -1;
   }
-  return await_record(p, c, pidfd, killed, err);
+  return await_record(p, c, pr, killed, err);
 }
 
 /* The stop, once the stop request is written. A restarting container has
@@ -486,20 +557,19 @@ static int stop_requested(const struct ctr_paths *p, struct run_container *c, in
   int64_t deadline = now_ms() + RECORD_WAIT_MS;
   struct live lv = {0};
   for (;;) {
-    cleanup_close int pidfd = -1;
+    cleanup_proc struct proc pr = {-1, 0, 0};
     if (live_read(p, c->id, &lv, err) < 0)
       return -1;
     if (!lv.present)
       return 0;
-    pidfd = live_open(&lv);
-    if (pidfd >= 0) {
+    if (live_open(&lv, &pr)) {
       live_free(&lv);
-      return end_process(p, c, pidfd, sig, timeout_s, err);
+      return end_process(p, c, &pr, sig, timeout_s, err);
     }
     if (!lv.restarting || !monitor_alive(lv.monitor)) {
       /* The process is gone: the end is the monitor's to record, or ours. */
       live_free(&lv);
-      return await_record(p, c, -1, false, err);
+      return await_record(p, c, &pr, false, err);
     }
     if (now_ms() >= deadline) {
       live_free(&lv);
@@ -531,14 +601,13 @@ int run_stop(const struct ctr_paths *p, struct run_container *c, int sig, int ti
 /* ---- kill ---------------------------------------------------------------- */
 
 int run_kill(const struct ctr_paths *p, struct run_container *c, int sig, ctr_err *err) {
-  cleanup_close int pidfd = -1;
+  cleanup_proc struct proc pr = {-1, 0, 0};
   struct live lv = {0};
   bool final = sig == SIGKILL || sig == stop_signal_of(c);
   char sname[32];
   if (live_read(p, c->id, &lv, err) < 0)
     return -1;
-  pidfd = live_open(&lv);
-  if (pidfd < 0 || pid_wait(pidfd, 0)) {
+  if (!live_open(&lv, &pr) || proc_ended(&pr)) {
     bool restarting = lv.restarting && monitor_alive(lv.monitor);
     live_free(&lv);
     /* docker: killing a restarting container just cancels the restart */
@@ -554,8 +623,8 @@ int run_kill(const struct ctr_paths *p, struct run_container *c, int sig, ctr_er
   if (final && run_state_request_stop(p, c->id, err) < 0)
     return ctr_wrap(err, "kill container %s", name_of(c));
   if (sig == SIGKILL)
-    return end_process(p, c, pidfd, SIGKILL, 0, err);
-  if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0) {
+    return end_process(p, c, &pr, SIGKILL, 0, err);
+  if (proc_signal(&pr, sig) < 0) {
     if (errno == ESRCH)
       return ctr_fail(err, 0, "container %s is not running", name_of(c));
     return ctr_fail(err, errno, "send %s to container %s", signal_name(sig, sname, sizeof(sname)),
@@ -632,12 +701,12 @@ static int remove_leftovers(const struct ctr_paths *p, struct run_container *c, 
 int run_remove(const struct ctr_paths *p, struct run_container *c, bool force, bool volumes,
                ctr_err *err) {
   struct live lv = {0};
-  cleanup_close int pidfd = -1;
+  cleanup_proc struct proc pr = {-1, 0, 0};
   bool running;
   if (live_read(p, c->id, &lv, err) < 0)
     return -1;
-  pidfd = live_open(&lv);
-  running = (pidfd >= 0 && !pid_wait(pidfd, 0)) || (lv.restarting && monitor_alive(lv.monitor));
+  running = (live_open(&lv, &pr) && !proc_ended(&pr)) ||
+            (lv.restarting && monitor_alive(lv.monitor));
   if (running && !force) {
     live_free(&lv);
     return ctr_fail(err, 0, "cannot remove a running container %s: stop it first or use -f",
@@ -651,7 +720,7 @@ int run_remove(const struct ctr_paths *p, struct run_container *c, bool force, b
     if (running)
       rc = run_state_request_stop(p, c->id, err) < 0 ? -1 : stop_requested(p, c, SIGKILL, 0, err);
     else
-      rc = await_record(p, c, pidfd, false, err);
+      rc = await_record(p, c, &pr, false, err);
     if (rc < 0)
       return -1;
   }

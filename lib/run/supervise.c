@@ -195,7 +195,7 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   bool raw = false;
   sigset_t set, old;
   cleanup_close int devnull = -1;
-  int status = 0, exit_class, ret;
+  int status = 0, exit_class = RUN_EXIT_FAILED, ret;
 
   struct fg_io io = {.master = -1,
                      .interactive = sv->interactive,
