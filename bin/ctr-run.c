@@ -408,7 +408,17 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
     goto out;
   if (a->o.detach && !create_only) {
     int cls;
-    if (run_monitor_start(&paths, &c, config, &cls, err) < 0) {
+    /* the monitor works from "/": a relative pidfile is ours */
+    cleanup_free char *abs_pidfile = NULL;
+    if (a->pidfile != NULL && a->pidfile[0] != '/') {
+      char *cwd = getcwd(NULL, 0);
+      if (cwd == NULL || asprintf(&abs_pidfile, "%s/%s", cwd, a->pidfile) < 0)
+        abs_pidfile = NULL;
+      free(cwd);
+    } else if (a->pidfile != NULL) {
+      abs_pidfile = strdup(a->pidfile);
+    }
+    if (run_monitor_start(&paths, &c, config, abs_pidfile, &cls, err) < 0) {
       *status = cls;
       goto out;
     }
@@ -475,7 +485,7 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
   if (!attach) {
     /* as docker start: in the background, under a monitor */
     int cls;
-    ret = run_monitor_start(&paths, &c, config, &cls, err);
+    ret = run_monitor_start(&paths, &c, config, NULL, &cls, err);
     *status = ret < 0 ? cls : 0;
     if (ret == 0)
       printf("%s\n", argv[optind]);

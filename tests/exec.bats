@@ -183,7 +183,6 @@ find_in_cgroup() { # pid of the process in the container's cgroup whose argv is 
   requires script
   run script -qec "stty rows 33 cols 111; ctr-exec -it $C /probe tty" /dev/null <<<hello
   assert_success
-  echo "$output" > /tmp/exec-t10.out
   first=$(tr -d '\r' <<<"$output" | grep '^{"isatty"')
   [ "$(jq -c '[.isatty, .rows, .cols, .ctty, .foreground, .stdout_isatty]' <<<"$first")" = '[true,33,111,true,true,true]' ]
   [ "$(tr -d '\r' <<<"$output" | grep '^{"line"' | jq -r .line)" = hello ]
@@ -216,6 +215,13 @@ find_in_cgroup() { # pid of the process in the container's cgroup whose argv is 
   assert_line "signal 15"
 }
 
+@test "the command starts with no signal blocked or ignored, whatever ctr-exec had" {
+  run bash -c "trap '' INT QUIT HUP PIPE; ctr-exec $C grep -E '^Sig(Blk|Ign)' /proc/self/status"
+  assert_success
+  assert_line --regexp '^SigBlk:[[:space:]]+0+$'
+  assert_line --regexp '^SigIgn:[[:space:]]+0+$'
+}
+
 @test "only fds 0-2 and no host cwd reach the command" {
   cd "$BATS_TEST_TMPDIR"
   exec 7</etc/hostname
@@ -224,6 +230,32 @@ find_in_cgroup() { # pid of the process in the container's cgroup whose argv is 
   assert_success
   [ "$(jq -c '[.fds[].fd]' <<<"$output")" = "[0,1,2]" ]
   [ "$(jq -r .cwd <<<"$output")" = / ]
+}
+
+@test "nothing of ctr-exec is visible in the container (CVE-2019-5736)" {
+  run ctr-exec "$C" sh -c 'ls -l /proc/[0-9]*/exe 2>/dev/null'
+  assert_success
+  refute_output --partial ctr-exec
+  assert_output --partial /probe
+}
+
+@test "--userns auto: exec joins the user namespace too" {
+  # the container's uid must reach its bundle, as it can under /var/lib/ctr
+  d=$CTR_ROOT
+  while [ "$d" != / ] && [ "$d" != /tmp ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+  run ctr-run -d --userns auto --name userns probe /probe pause
+  assert_success
+  uid=$output
+  pid=$(jq -r .pid "$CTR_RUNDIR/containers/$uid.json")
+  userns=$(readlink "/proc/$pid/ns/user")
+  run ctr-exec userns /probe info
+  kill -KILL "$pid"
+  assert_success
+  [ "$(jq -r .uid <<<"$output")" = 0 ]
+  [ "$(jq -r .ns.user <<<"$output")" = "$userns" ]
+  [ "$userns" != "$(readlink /proc/self/ns/user)" ]
+  [ "$(jq -r .uid_map <<<"$output" | awk 'NF {print $1, $3}')" = "0 65536" ]
+  [ "$(jq -r .seccomp <<<"$output")" = 2 ]
 }
 
 @test "a stopped, unknown or stale container: one line, status 1" {

@@ -460,3 +460,25 @@ wait_exited() { # wait up to 15 s for a container's state.json to say exited
   [ "$(jq -r .log "$CTR_ROOT/containers/$id/log" | tr -d '\n')" = "ok1$(printf '\357\277\275')badok2" ]
   rm -rf "$CTR_ROOT/containers/$id"
 }
+
+@test "-d --pidfile has the container's pid while it runs; ctr-image rm keeps a container's layers" {
+  run ctr-run -d --pidfile "$BATS_TEST_TMPDIR/pid" busybox sleep 1
+  id=$output
+  wait_file "$BATS_TEST_TMPDIR/pid"
+  [ "$(cat "$BATS_TEST_TMPDIR/pid")" = "$(jq -r .pid "$CTR_RUNDIR/containers/$id.json")" ]
+  wait_exited "$id"
+  [ ! -e "$BATS_TEST_TMPDIR/pid" ]
+  rm -rf "$CTR_ROOT/containers/$id"
+  # a container keeps its layers even when its image goes
+  tar -C "$(ctr-image unpack busybox)" -cf - . | ctr-image import --rootfs --name keepme:1 - >/dev/null
+  lower=$(ctr-image unpack keepme:1)
+  run ctr-run create --name keeper keepme:1 echo still-here
+  id=$output
+  ctr-image rm keepme:1
+  ctr-image prune
+  [ -d "$lower" ]
+  run ctr-run start -a keeper
+  assert_success
+  assert_output still-here
+  rm -rf "$CTR_ROOT/containers/$id"
+}

@@ -109,12 +109,22 @@ int ctr_table_row(struct ctr_table *t, const char *const *cells) {
   return 0;
 }
 
+/* Columns are as wide as what a terminal shows: UTF-8 characters, not
+ * bytes ("…" is one column). */
+static size_t display_width(const char *s) {
+  size_t w = 0;
+  for (; *s; s++)
+    if (((unsigned char)*s & 0xc0) != 0x80)
+      w++;
+  return w;
+}
+
 void ctr_table_print(struct ctr_table *t, FILE *out) {
   size_t width[32] = {0};
   int ncols = t->ncols < 32 ? t->ncols : 32;
   for (size_t r = 0; r < t->nrows; r++)
     for (int c = 0; c < ncols; c++) {
-      size_t w = strlen(t->cells[r * (size_t)t->ncols + (size_t)c]);
+      size_t w = display_width(t->cells[r * (size_t)t->ncols + (size_t)c]);
       if (w > width[c])
         width[c] = w;
     }
@@ -124,7 +134,7 @@ void ctr_table_print(struct ctr_table *t, FILE *out) {
       if (c == ncols - 1)
         fprintf(out, "%s\n", s);
       else
-        fprintf(out, "%-*s   ", (int)width[c], s);
+        fprintf(out, "%s%*s", s, (int)(width[c] - display_width(s) + 3), "");
     }
   }
 }

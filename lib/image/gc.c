@@ -121,6 +121,44 @@ static int sweep(int dirfd, json_t *keep, size_t *count, size_t *temps,
   return 0;
 }
 
+/* Layers that containers run on stay, whatever happens to their image:
+ * each container's state.json lists its lowerdirs (see ctr-layout(5)). */
+static int mark_container_layers(struct image_store *s, json_t *layers, ctr_err *err) {
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : ctr_fail(err, errno, "containers");
+  d = fdopendir(fd);
+  if (d == NULL) {
+    close(fd);
+    return ctr_fail(err, errno, "containers");
+  }
+  while ((de = readdir(d)) != NULL) {
+    char path[300];
+    json_t *st = NULL, *l;
+    ctr_err e = NULL;
+    size_t i;
+    if (de->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof(path), "%s/state.json", de->d_name);
+    /* A container being created holds the gc lock (shared) until its
+     * state.json lists its layers, so none is missed here. */
+    if (ctr_json_load_object(dirfd(d), path, 1 << 20, &st, &e) < 0) {
+      ctr_err_free(&e);
+      continue;
+    }
+    json_array_foreach(json_object_get(st, "lower"), i, l) {
+      const char *dir = json_string_value(l);
+      const char *base = dir ? strrchr(dir, '/') : NULL;
+      if (base != NULL && strlen(base + 1) == CTR_DIGEST_HEX_LEN)
+        json_object_set_new(layers, base + 1, json_true());
+    }
+    json_decref(st);
+  }
+  return 0;
+}
+
 int image_gc(struct image_store *s, json_t *index, bool drop_dangling,
              struct gc_report *r, ctr_err *err) {
   cleanup_json json_t *blobs = json_object();
@@ -150,6 +188,8 @@ int image_gc(struct image_store *s, json_t *index, bool drop_dangling,
       return ctr_wrap(err, "refusing to collect garbage: image %s",
                       ctr_json_str(d, "digest"));
   }
+  if (mark_container_layers(s, layers, err) < 0)
+    return ctr_wrap(err, "refusing to collect garbage");
   if (sweep(s->blobs_fd, blobs, &r->blobs, &r->temps, &r->bytes, gone, err) < 0 ||
       sweep(s->layers_fd, layers, &r->layers, &r->temps, &r->bytes, NULL, err) < 0)
     return -1;

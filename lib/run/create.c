@@ -105,34 +105,36 @@ static int unpack_with_ctr_image(const struct ctr_paths *p, const char *digest, 
   return 0;
 }
 
-static int load_image(const struct ctr_paths *p, const char *ref, struct image *img,
-                      char ***lowers, size_t *nlowers, ctr_err *err) {
-  struct image_store s;
-  int ret = -1, present;
-  if (image_store_open(&s, p, STORE_READ, err) < 0)
+/* Resolve the image and its layer dirs. On success the store stays open,
+ * holding the gc lock (shared), so no prune removes the layers before the
+ * container's state.json lists them; the caller closes it. */
+static int load_image(const struct ctr_paths *p, const char *ref, struct image_store *s,
+                      struct image *img, char ***lowers, size_t *nlowers, ctr_err *err) {
+  int present;
+  if (image_store_open(s, p, STORE_READ, err) < 0)
     return -1;
-  if (image_resolve(&s, ref, img, err) < 0)
-    goto out;
-  present = image_layers_present(&s, img, lowers, nlowers, err);
+  if (image_resolve(s, ref, img, err) < 0)
+    goto fail;
+  present = image_layers_present(s, img, lowers, nlowers, err);
   if (present < 0)
-    goto out;
+    goto fail;
   if (present == 0) {
-    image_store_close(&s);
+    image_store_close(s);
     if (unpack_with_ctr_image(p, img->digest, err) < 0)
       return -1;
-    if (image_store_open(&s, p, STORE_READ, err) < 0)
+    if (image_store_open(s, p, STORE_READ, err) < 0)
       return -1;
-    present = image_layers_present(&s, img, lowers, nlowers, err);
+    present = image_layers_present(s, img, lowers, nlowers, err);
     if (present <= 0) {
       if (present == 0)
         ctr_fail(err, 0, "image %s: layers missing after unpack", ref);
-      goto out;
+      goto fail;
     }
   }
-  ret = 0;
-out:
-  image_store_close(&s);
-  return ret;
+  return 0;
+fail:
+  image_store_close(s);
+  return -1;
 }
 
 int run_rootfs_mount(struct run_container *c, ctr_err *err) {
@@ -247,11 +249,9 @@ static char *find_init(void) {
 
 /* In a user namespace the container's root is an unprivileged uid that
  * may not create mount points in directories of the image (owned by the
- * host's root): make them now, from here, inside the rootfs, and give
- * the top of the writable layer to the container's root. */
-static int prepare_userns(int dfd, int rootfd, const json_t *config, ctr_err *err) {
+ * host's root): make them now, from here, inside the rootfs. */
+static int prepare_userns(int rootfd, const json_t *config, ctr_err *err) {
   const json_t *maps = json_object_get(json_object_get(config, "linux"), "uidMappings");
-  uid_t base = (uid_t)json_integer_value(json_object_get(json_array_get(maps, 0), "hostID"));
   size_t i;
   json_t *m;
   if (json_array_size(maps) == 0)
@@ -271,14 +271,21 @@ static int prepare_userns(int dfd, int rootfd, const json_t *config, ctr_err *er
       return ctr_fail(err, errno, "mount point %s", dst);
     close(fd);
   }
-  if (fchownat(dfd, "upper", base, base, 0) < 0)
-    return ctr_fail(err, errno, "chown the writable layer");
   return 0;
+}
+
+/* --userns auto: a private 64k range per container, from its id; root
+ * inside is an unprivileged uid outside. */
+static uid_t userns_base(const struct run_container *c) {
+  char head[4] = {c->id[0], c->id[1], c->id[2], 0};
+  return 100000 + 65536 * (uid_t)(strtoul(head, NULL, 16) % 1024);
 }
 
 int run_create(const struct ctr_paths *p, const struct run_opts *o,
                struct run_container *c, json_t **config_out, ctr_err *err) {
   struct image img = {0};
+  struct image_store store;
+  bool store_open = false;
   struct run_user user = {0};
   char **lowers = NULL;
   size_t nlowers = 0;
@@ -291,8 +298,9 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   bool made = false;
   int ret = -1;
 
-  if (load_image(p, o->image, &img, &lowers, &nlowers, err) < 0)
+  if (load_image(p, o->image, &store, &img, &lowers, &nlowers, err) < 0)
     goto out;
+  store_open = true;
   icfg = json_object_get(img.config, "config");
   if (run_container_new(p, o->name, o->rm, c, err) < 0)
     goto out;
@@ -309,6 +317,13 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
       mkdirat(dfd, "work", 0700) < 0) {
     if (dfd >= 0)
       ctr_fail(err, errno, "container directory");
+    goto out;
+  }
+  /* The writable layer's top is the container root's before the overlay
+   * is mounted: overlayfs takes the root's owner from it then. */
+  if (o->userns != NULL && strcmp(o->userns, "auto") == 0 &&
+      fchownat(dfd, "upper", userns_base(c), userns_base(c), 0) < 0) {
+    ctr_fail(err, errno, "chown the writable layer");
     goto out;
   }
   if (run_rootfs_mount(c, err) < 0)
@@ -328,9 +343,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
                              .container_dir = c->dir, .volumes_dir = vols,
                              .init_path = init};
     if (o->userns != NULL && strcmp(o->userns, "auto") == 0) {
-      /* A private 64k range per container, from its id: root inside is an
-       * unprivileged uid outside. */
-      in.uid_base = 100000 + 65536 * (uid_t)(strtoul((char[]){c->id[0], c->id[1], c->id[2], 0}, NULL, 16) % 1024);
+      in.uid_base = userns_base(c);
       in.uid_count = 65536;
     }
     /* The seccomp profile depends on the final capability set. */
@@ -344,7 +357,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
       json_object_set_new(json_object_get(config, "linux"), "seccomp", seccomp);
   }
   if (write_etc_files(dfd, config, o->network && strcmp(o->network, "host") == 0, err) < 0 ||
-      prepare_userns(dfd, rootfd, config, err) < 0 ||
+      prepare_userns(rootfd, config, err) < 0 ||
       prepare_volumes(p, config, err) < 0 ||
       ctr_json_save(dfd, "config.json", config, true, !o->rm, err) < 0)
     goto out;
@@ -371,6 +384,8 @@ out:
     ctr_err_free(&e);
     run_container_free(c);
   }
+  if (store_open)
+    image_store_close(&store);
   json_decref(config);
   run_user_free(&user);
   image_unpack_free(lowers, nlowers);

@@ -24,6 +24,7 @@
 #include "container.h"
 #include "core/cleanup.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "create.h"
 #include "process.h"
 #include "procsetup.h"
@@ -173,6 +174,8 @@ static int target_open(const struct run_container *c, const json_t *config, cons
   }
   if ((cgpath != NULL && !in_cgroup(t->pid, cgpath)) || !target_alive(t))
     return ctr_fail(err, 0, "container %s is not running", ref);
+  ctr_debug("exec: joining namespaces 0x%x of pid %d through %s", (unsigned)t->nsflags,
+            (int)t->pid, t->pidfd >= 0 ? "a pidfd" : "/proc/PID/ns");
   return 0;
 }
 
@@ -279,7 +282,7 @@ static int exec_process(const json_t *config, const struct run_exec *x, int root
   if (env == NULL)
     env = json_array();
   json_object_set_new(process, "env", env);
-  if (x->tty && env_get(env, "TERM") == NULL)
+  if (x->tty && !x->detach && env_get(env, "TERM") == NULL)
     env_set(env, "TERM=xterm");
   if (x->user != NULL && exec_user(process, env, x->user, rootfd, err) < 0)
     return -1;
@@ -322,20 +325,13 @@ static __attribute__((noreturn)) void child_fail(int sock, int exit_class, ctr_e
 
 /* The container's process starts with default signal handling, whatever
  * ctr-exec had blocked or ignored. */
-static void reset_signals(void) {
-  sigset_t none;
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal(sig, SIG_DFL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-}
 
 /* A pty from the container's own devpts (so its name means something
  * inside): the slave becomes our controlling terminal and stdio, the
  * master goes to the parent. */
 static int child_pty(int sock, ctr_err *err) {
   struct exec_msg m = {.kind = MSG_PTY};
+  struct winsize ws;
   union {
     struct cmsghdr h;
     char buf[CMSG_SPACE(sizeof(int))];
@@ -353,6 +349,10 @@ static int child_pty(int sock, ctr_err *err) {
     return ctr_fail(err, errno, "open the pty");
   if (ioctl(slave, TIOCSCTTY, 0) < 0)
     return ctr_fail(err, errno, "set the controlling terminal");
+  /* Our terminal's size, before the exec: the command may look at once,
+   * before the parent's relay starts. */
+  if (isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+    ioctl(slave, TIOCSWINSZ, &ws);
   for (int fd = 0; fd < 3; fd++)
     if (dup2(slave, fd) < 0)
       return ctr_fail(err, errno, "set up the terminal");
@@ -397,7 +397,7 @@ static __attribute__((noreturn)) void exec_child(const struct exec_start *s, int
   ctr_err err = NULL;
   int cls;
 
-  reset_signals();
+  run_proc_reset_signals();
   if (child_stdio(s, sock, &err) < 0)
     child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
   if (chdir(cwd) < 0) {

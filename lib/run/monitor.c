@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "core/cleanup.h"
 #include "core/cli.h"
+#include "core/fs.h"
 #include "core/json.h"
 #include "create.h"
 #include "logwrite.h"
@@ -62,6 +63,7 @@ struct monitor {
   const json_t *config;
   int logfd;
   int report; /* to ctr-run until the first start; -1 after */
+  const char *pidfile;
   bool oom;   /* the last run was OOM-killed */
 };
 
@@ -110,6 +112,12 @@ static int run_once(struct monitor *m, int *status) {
   errs.fd = tty ? -1 : pe[0];
   if (run_state_running(m->p, m->c, s.pid, getpid(), "running", &err) < 0)
     ctr_err_free(&err);
+  if (m->pidfile != NULL) {
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d\n", s.pid);
+    if (ctr_atomic_write(AT_FDCWD, m->pidfile, buf, (size_t)n, 0644, false, &err) < 0)
+      ctr_err_free(&err);
+  }
   report_start(m, 0, NULL);
 
   sigemptyset(&set);
@@ -215,12 +223,13 @@ static void monitor_main(struct monitor *m) {
       while (nanosleep(&d, &d) < 0 && errno == EINTR)
         ;
     }
-    if (delay_ms < 60000)
-      delay_ms *= 2;
+    delay_ms = delay_ms * 2 > 60000 ? 60000 : delay_ms * 2;
     if (run_state_stop_requested(m->p, m->c->id))
       break;
   }
   run_state_clear_stop(m->p, m->c->id);
+  if (m->pidfile != NULL)
+    unlink(m->pidfile);
   if (json_is_true(json_object_get(m->c->state, "rm"))) {
     cleanup_free char *run = run_state_rundir_path(m->p, m->c->id, ".json");
     if (run != NULL)
@@ -233,7 +242,8 @@ static void monitor_main(struct monitor *m) {
 }
 
 int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
-                      const json_t *config, int *exit_class, ctr_err *err) {
+                      const json_t *config, const char *pidfile, int *exit_class,
+                      ctr_err *err) {
   int rp[2];
   pid_t mid;
   char buf[1100];
@@ -250,7 +260,7 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
   if (mid == 0) {
     /* Leave the caller's session and process group, then fork again so
      * the monitor is no session leader and is reparented away from us. */
-    struct monitor m = {.p = p, .c = c, .config = config, .report = rp[1]};
+    struct monitor m = {.p = p, .c = c, .config = config, .report = rp[1], .pidfile = pidfile};
     int devnull;
     close(rp[0]);
     if (setsid() < 0)

@@ -22,8 +22,11 @@ int run_restart_parse(const char *s, struct run_restart *r, ctr_err *err);
 const char *run_restart_name(const struct run_restart *r);
 
 /* Start the container under a new monitor and return once it runs (or
- * failed to start: then *exit_class is 125, 126 or 127). */
+ * failed to start: then *exit_class is 125, 126 or 127). pidfile (may be
+ * NULL, absolute) gets the container's pid at each start, and goes at the
+ * end. */
 int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
-                      const json_t *config, int *exit_class, ctr_err *err);
+                      const json_t *config, const char *pidfile, int *exit_class,
+                      ctr_err *err);
 
 #endif

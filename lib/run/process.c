@@ -25,6 +25,7 @@
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "procsetup.h"
 #include "rootfs.h"
 #include "seccomp_bpf.h"
 
@@ -111,91 +112,8 @@ static int loopback_up(ctr_err *err) {
   return 0;
 }
 
-static int set_rlimits(const json_t *process, ctr_err *err) {
-  static const struct {
-    const char *name;
-    int res;
-  } names[] = {
-      {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
-      {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
-      {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-      {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-      {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
-      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-      {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
-  };
-  size_t i;
-  json_t *r;
-  json_array_foreach(json_object_get(process, "rlimits"), i, r) {
-    const char *type = ctr_json_str(r, "type");
-    struct rlimit rl = {(rlim_t)json_integer_value(json_object_get(r, "soft")),
-                        (rlim_t)json_integer_value(json_object_get(r, "hard"))};
-    size_t k;
-    for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-      if (type && strcmp(type, names[k].name) == 0)
-        break;
-    if (k == sizeof(names) / sizeof(names[0]))
-      return ctr_fail(err, 0, "unknown rlimit %s", type ? type : "(none)");
-    if (setrlimit(names[k].res, &rl) < 0)
-      return ctr_fail(err, errno, "setrlimit %s", type);
-  }
-  return 0;
-}
 
-static int set_user(const json_t *process, ctr_err *err) {
-  const json_t *user = json_object_get(process, "user");
-  uid_t uid = (uid_t)json_integer_value(json_object_get(user, "uid"));
-  gid_t gid = (gid_t)json_integer_value(json_object_get(user, "gid"));
-  gid_t groups[256];
-  size_t n = 0, i;
-  json_t *g;
-  json_array_foreach(json_object_get(user, "additionalGids"), i, g) if (n < 256) groups[n++] =
-      (gid_t)json_integer_value(g);
-  if (setgroups(n, groups) < 0)
-    return ctr_fail(err, errno, "setgroups");
-  if (setresgid(gid, gid, gid) < 0)
-    return ctr_fail(err, errno, "setgid %u", gid);
-  /* Keep the permitted set across the uid change; run_caps_apply then
-   * sets exactly what the config asks for. */
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-    return ctr_fail(err, errno, "keep capabilities");
-  if (setresuid(uid, uid, uid) < 0)
-    return ctr_fail(err, errno, "setuid %u", uid);
-  return 0;
-}
 
-/* The first word of args through PATH from the container's env. */
-static int find_exec(const json_t *process, char *out, size_t len) {
-  const char *arg0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
-  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  size_t i;
-  json_t *e;
-  int saw_eacces = 0;
-  if (arg0 == NULL || *arg0 == '\0')
-    return -ENOENT;
-  if (strchr(arg0, '/') != NULL) {
-    snprintf(out, len, "%s", arg0);
-    return 0;
-  }
-  json_array_foreach(json_object_get(process, "env"), i, e) {
-    const char *s = json_string_value(e);
-    if (s && strncmp(s, "PATH=", 5) == 0)
-      path = s + 5;
-  }
-  for (const char *p = path; *p;) {
-    const char *colon = strchrnul(p, ':');
-    struct stat st;
-    snprintf(out, len, "%.*s/%s", (int)(colon - p), p, arg0);
-    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
-      if (access(out, X_OK) == 0)
-        return 0;
-      saw_eacces = 1;
-    }
-    p = *colon ? colon + 1 : colon;
-  }
-  return saw_eacces ? -EACCES : -ENOENT;
-}
 
 /* Open a pty in the container's /dev/pts, make its slave our controlling
  * terminal and stdio, and pass the master to the parent over sock. */
@@ -217,6 +135,12 @@ static int container_pty(int sock, ctr_err *err) {
   slave = open(name, O_RDWR | O_NOCTTY);
   if (slave < 0)
     return ctr_fail(err, errno, "open %s", name);
+  {
+    /* our terminal's size, before the command can ask for it */
+    struct winsize ws;
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+      ioctl(slave, TIOCSWINSZ, &ws);
+  }
   if (ioctl(slave, TIOCSCTTY, 0) < 0)
     return ctr_fail(err, errno, "set the controlling terminal");
   for (int fd = 0; fd < 3; fd++)
@@ -256,6 +180,8 @@ static void child_main(struct run_start *s, int sock, int flags,
   /* Wait until the parent has placed us in the cgroup and written maps. */
   if (read(sock, &go, 1) != 1)
     _exit(RUN_EXIT_FAILED);
+  /* nothing of the runtime's signal handling reaches the container */
+  run_proc_reset_signals();
   if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
     ctr_fail(&err, errno, "become root in the user namespace");
     child_fail(sock, RUN_EXIT_FAILED, &err);
@@ -288,20 +214,9 @@ static void child_main(struct run_start *s, int sock, int flags,
    * something inside; the master goes to the parent. */
   if (tty && container_pty(sock, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
-  if (set_rlimits(process, &err) < 0)
+  if (run_proc_rlimits(process, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
-  if (json_object_get(process, "oomScoreAdj") != NULL) {
-    char buf[32];
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    int len = snprintf(buf, sizeof(buf), "%lld",
-                       (long long)json_integer_value(json_object_get(process, "oomScoreAdj")));
-    if (fd >= 0) {
-      if (write(fd, buf, (size_t)len) < 0) {
-        /* best effort, as runc: the kernel may refuse lowering it */
-      }
-      close(fd);
-    }
-  }
+  run_proc_oom_score(process);
   /* docker creates a missing working directory */
   if (cwd == NULL)
     cwd = "/";
@@ -316,21 +231,14 @@ static void child_main(struct run_start *s, int sock, int flags,
    * while we still have it (the profile allows what follows). */
   if (!nnp && seccomp && run_seccomp_load(prog, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
-  if (set_user(process, &err) < 0 || run_caps_apply(caps, &err) < 0)
+  if (run_proc_user(process, &err) < 0 || run_caps_apply(caps, &err) < 0)
     child_fail(sock, RUN_EXIT_FAILED, &err);
   if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     ctr_fail(&err, errno, "no_new_privs");
     child_fail(sock, RUN_EXIT_FAILED, &err);
   }
-  r = find_exec(process, exe, sizeof(exe));
-  if (r < 0) {
-    const char *arg0 = json_string_value(json_array_get(json_object_get(process, "args"), 0));
-    if (r == -ENOENT)
-      ctr_fail(&err, 0, "exec %s: executable file not found in $PATH", arg0 ? arg0 : "");
-    else
-      ctr_fail(&err, 0, "exec %s: permission denied", arg0 ? arg0 : "");
-    child_fail(sock, r == -ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC, &err);
-  }
+  if (run_proc_lookup(process, exe, sizeof(exe), &r, &err) < 0)
+    child_fail(sock, r, &err);
   n = json_array_size(json_object_get(process, "args"));
   argv = calloc(n + 1, sizeof(char *));
   envp = calloc(json_array_size(json_object_get(process, "env")) + 1, sizeof(char *));
@@ -347,12 +255,8 @@ static void child_main(struct run_start *s, int sock, int flags,
    * the exec happened. */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   execve(exe, argv, envp);
-  r = errno;
-  /* docker's wording, lowercase */
-  ctr_fail(&err, 0, "exec %s: %s", exe,
-           r == EACCES ? "permission denied" : r == ENOENT ? "no such file or directory"
-           : r == ENOEXEC ? "exec format error" : strerror(r));
-  child_fail(sock, r == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC, &err);
+  r = run_proc_exec_failed(exe, errno, &err);
+  child_fail(sock, r, &err);
 }
 
 /* ---- the parent ----------------------------------------------------------- */

@@ -2,6 +2,7 @@
 #include "procsetup.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
@@ -137,4 +138,13 @@ int run_proc_exec_failed(const char *path, int e, ctr_err *err) {
            : e == ENOEXEC ? "exec format error"
                          : strerror(e));
   return e == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC;
+}
+
+void run_proc_reset_signals(void) {
+  sigset_t none;
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -23,6 +23,9 @@ int run_proc_user(const json_t *process, ctr_err *err);
  * nothing is found, 126 when only non-executable files are. */
 int run_proc_lookup(const json_t *process, char *out, size_t len,
                     int *exit_class, ctr_err *err);
+/* Every signal back to its default action and none blocked: what a
+ * container's process must start with, whatever its runtime had. */
+void run_proc_reset_signals(void);
 /* Describe a failed execve(path) (errno e) in docker's lowercase words;
  * returns the exit class: 127 for ENOENT, else 126. */
 int run_proc_exec_failed(const char *path, int e, ctr_err *err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -119,7 +120,11 @@ int run_seccomp_prepare(const char *cache_dir, const json_t *oci,
 }
 
 int run_seccomp_load(const struct run_seccomp_prog *prog, ctr_err *err) {
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags, &prog->fprog) < 0) {
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags, &prog->fprog);
+  /* before seccomp(2) (and under valgrind, which does not know it) */
+  if (rc < 0 && errno == ENOSYS && prog->flags == 0)
+    rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog->fprog, 0, 0);
+  if (rc < 0) {
     if (errno == EACCES)
       return ctr_fail(err, EACCES, "load seccomp filter (needs no_new_privs or CAP_SYS_ADMIN)");
     return ctr_fail(err, errno, "load seccomp filter");
