@@ -82,13 +82,14 @@ static bool is_up(const json_t *st) {
   return s != NULL && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0);
 }
 
-static json_t *stats(const char *id) {
+/* The cgroup is where config.json says (--cgroup-parent moves it). */
+static json_t *stats(const char *id, const json_t *config) {
   struct run_cgroup *cg = NULL;
   struct run_cgroup_stats s;
-  cleanup_free char *path = NULL;
+  const char *path = ctr_json_str(json_object_get(config, "linux"), "cgroupsPath");
   ctr_err e = NULL;
   json_t *out = NULL;
-  if (asprintf(&path, "ctr/%s", id) < 0)
+  if (path == NULL)
     return NULL;
   if (run_cgroup_open(path, &cg, &e) == 0 && run_cgroup_stats(cg, &s, &e) == 0)
     out = json_pack("{s:I, s:I, s:I, s:I}", "memory_usage", (json_int_t)s.mem_usage,
@@ -150,7 +151,7 @@ static int record(const struct args *a, const struct ctr_paths *p, const char *r
   if (asprintf(&log, "%s/log", c.dir) >= 0)
     json_object_set_new(rec, "Log", json_string(log));
   if (is_up(rec)) {
-    json_t *s = stats(c.id);
+    json_t *s = stats(c.id, config);
     json_object_set_new(rec, "Stats", s ? s : json_null());
   }
   if (a->size)
