@@ -19,9 +19,17 @@ setup() {
 
 teardown() {
   # whatever a failed test left: its containers, their processes and ctr-runs
-  local id
+  local id d pid
   for id in $(ls "$CTR_ROOT/containers" 2>/dev/null); do
     ctr-rm -f "$id" >/dev/null 2>&1 || true
+    # should ctr-rm itself be what failed: by hand, from the cgroup
+    for d in /sys/fs/cgroup/*/ctr/"$id" /sys/fs/cgroup/ctr/"$id"; do
+      [ -d "$d" ] || continue
+      for pid in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    done
+    for d in /sys/fs/cgroup/*/ctr/"$id" /sys/fs/cgroup/ctr/"$id"; do
+      for _ in $(seq 50); do [ ! -d "$d" ] || rmdir "$d" 2>/dev/null && break; sleep 0.1; done
+    done
     umount -l "$CTR_ROOT/containers/$id/rootfs" 2>/dev/null || true
     rm -rf "$CTR_ROOT/containers/$id" "$CTR_RUNDIR/containers/$id".*
   done
@@ -229,6 +237,15 @@ gone() {
   assert_success
   assert_output "${id:0:12}"
   wait "$RUN_PID"
+  [ ! -e "$CTR_ROOT/containers/$id" ]
+  no_traces "$id"
+  # rm -f of a running --rm container: its monitor and ctr-rm both remove it
+  RUN_OPTS=--rm start gone2 pause
+  id=$(cid gone2)
+  run ctr-rm -f gone2
+  assert_success
+  assert_output gone2
+  wait "$RUN_PID" || true
   [ ! -e "$CTR_ROOT/containers/$id" ]
   no_traces "$id"
 }

@@ -218,8 +218,10 @@ static void monitor_main(struct monitor *m) {
       ctr_err_free(&err);
     if (run_state_running(m->p, m->c, getpid(), getpid(), "restarting", &err) < 0)
       ctr_err_free(&err);
-    {
-      struct timespec d = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+    /* wait out the backoff, but a ctr-stop ends the wait */
+    for (long waited = 0; waited < delay_ms && !run_state_stop_requested(m->p, m->c->id);
+         waited += 100) {
+      struct timespec d = {0, 100 * 1000000L};
       while (nanosleep(&d, &d) < 0 && errno == EINTR)
         ;
     }

@@ -31,6 +31,9 @@
 /* How long a monitor gets to record the end once the process is gone
  * (it destroys the cgroup, retrying while the last processes exit). */
 #define RECORD_WAIT_MS 15000
+/* How long a monitor waiting to restart its container may take to see the
+ * stop request: it looks after its backoff delay, at most 60 s. */
+#define RESTARTING_WAIT_MS 65000
 /* How long SIGKILLed processes get to be gone. */
 #define KILL_WAIT_MS 10000
 #define POLL_STEP_MS 20
@@ -167,6 +170,8 @@ static char pid_state(pid_t pid, unsigned long long *start) {
     return '\0';
   {
     char state = p[2];
+    /* p + 1 is the space before field 3; step to the one before field 22 */
+    p++;
     for (int field = 3; field < 22 && p; field++)
       p = strchr(p + 1, ' ');
     if (p == NULL || sscanf(p + 1, "%llu", start) != 1)
@@ -175,11 +180,12 @@ static char pid_state(pid_t pid, unsigned long long *start) {
   }
 }
 
-/* Is the monitor alive? A zombie is not: its work is over. */
-static bool monitor_alive(pid_t pid) {
-  unsigned long long start;
-  char st = pid > 0 ? pid_state(pid, &start) : '\0';
-  return st != '\0' && st != 'Z' && st != 'X';
+/* Is the monitor alive (and the one that started at `start`, where the
+ * running file says)? A zombie is not: its work is over. */
+static bool monitor_alive(pid_t pid, unsigned long long start) {
+  unsigned long long now;
+  char st = pid > 0 ? pid_state(pid, &now) : '\0';
+  return st != '\0' && st != 'Z' && st != 'X' && (start == 0 || now == start);
 }
 
 /* The container's process: a pidfd, or where there is none (valgrind does
@@ -305,7 +311,7 @@ struct live {
   bool present;
   bool restarting;
   pid_t pid, monitor;
-  unsigned long long start;
+  unsigned long long start, monitor_start;
   json_t *started;
 };
 
@@ -338,6 +344,8 @@ static int live_read(const struct ctr_paths *p, const char *id, struct live *lv,
   lv->pid = (pid_t)json_integer_value(json_object_get(run, "pid"));
   lv->start = (unsigned long long)json_integer_value(json_object_get(run, "pid_start"));
   lv->monitor = (pid_t)json_integer_value(json_object_get(run, "monitor_pid"));
+  lv->monitor_start =
+      (unsigned long long)json_integer_value(json_object_get(run, "monitor_start"));
   lv->started = json_incref(json_object_get(run, "started"));
   return 0;
 }
@@ -454,7 +462,7 @@ static int take_over(const struct ctr_paths *p, struct run_container *c, int cod
   /* Under the lock: someone else may have done it meanwhile. */
   if (live_read(p, c->id, &lv, err) < 0)
     return -1;
-  if (!lv.present || monitor_alive(lv.monitor)) {
+  if (!lv.present || monitor_alive(lv.monitor, lv.monitor_start)) {
     live_free(&lv);
     return 0;
   }
@@ -495,7 +503,7 @@ static int await_record(const struct ctr_paths *p, struct run_container *c,
       return -1;
     if (!lv.present)
       return 0;
-    if (!monitor_alive(lv.monitor)) {
+    if (!monitor_alive(lv.monitor, lv.monitor_start)) {
       int status, code = killed ? 128 + SIGKILL : -1;
       live_free(&lv);
       if (proc_exit_status_wait(pr, EXIT_INFO_WAIT_MS, &status))
@@ -554,7 +562,7 @@ static int end_process(const struct ctr_paths *p, struct run_container *c,
  * the process again all the same, that process is stopped in turn. */
 static int stop_requested(const struct ctr_paths *p, struct run_container *c, int sig,
                           int timeout_s, ctr_err *err) {
-  int64_t deadline = now_ms() + RECORD_WAIT_MS;
+  int64_t deadline = now_ms() + RESTARTING_WAIT_MS;
   struct live lv = {0};
   for (;;) {
     cleanup_proc struct proc pr = {-1, 0, 0};
@@ -566,7 +574,7 @@ static int stop_requested(const struct ctr_paths *p, struct run_container *c, in
       live_free(&lv);
       return end_process(p, c, &pr, sig, timeout_s, err);
     }
-    if (!lv.restarting || !monitor_alive(lv.monitor)) {
+    if (!lv.restarting || !monitor_alive(lv.monitor, lv.monitor_start)) {
       /* The process is gone: the end is the monitor's to record, or ours. */
       live_free(&lv);
       return await_record(p, c, &pr, false, err);
@@ -574,7 +582,7 @@ static int stop_requested(const struct ctr_paths *p, struct run_container *c, in
     if (now_ms() >= deadline) {
       live_free(&lv);
       return ctr_fail(err, 0, "container %s is restarting and its monitor did not stop it in %d s",
-                      name_of(c), RECORD_WAIT_MS / 1000);
+                      name_of(c), RESTARTING_WAIT_MS / 1000);
     }
     live_free(&lv);
     sleep_ms(POLL_STEP_MS);
@@ -608,7 +616,7 @@ int run_kill(const struct ctr_paths *p, struct run_container *c, int sig, ctr_er
   if (live_read(p, c->id, &lv, err) < 0)
     return -1;
   if (!live_open(&lv, &pr) || proc_ended(&pr)) {
-    bool restarting = lv.restarting && monitor_alive(lv.monitor);
+    bool restarting = lv.restarting && monitor_alive(lv.monitor, lv.monitor_start);
     live_free(&lv);
     /* docker: killing a restarting container just cancels the restart */
     if (restarting && final) {
@@ -698,6 +706,15 @@ static int remove_leftovers(const struct ctr_paths *p, struct run_container *c, 
   return volumes ? remove_volumes(p, vols, err) : 0;
 }
 
+/* A --rm container's monitor deletes it after the record: let it finish
+ * rather than delete the same tree at the same time. */
+static void await_monitor_exit(const struct run_container *c, const struct live *lv) {
+  int64_t deadline = now_ms() + RECORD_WAIT_MS;
+  while (monitor_alive(lv->monitor, lv->monitor_start) && access(c->dir, F_OK) == 0 &&
+         now_ms() < deadline)
+    sleep_ms(POLL_STEP_MS);
+}
+
 int run_remove(const struct ctr_paths *p, struct run_container *c, bool force, bool volumes,
                ctr_err *err) {
   struct live lv = {0};
@@ -706,7 +723,7 @@ int run_remove(const struct ctr_paths *p, struct run_container *c, bool force, b
   if (live_read(p, c->id, &lv, err) < 0)
     return -1;
   running = (live_open(&lv, &pr) && !proc_ended(&pr)) ||
-            (lv.restarting && monitor_alive(lv.monitor));
+            (lv.restarting && monitor_alive(lv.monitor, lv.monitor_start));
   if (running && !force) {
     live_free(&lv);
     return ctr_fail(err, 0, "cannot remove a running container %s: stop it first or use -f",
@@ -714,13 +731,15 @@ int run_remove(const struct ctr_paths *p, struct run_container *c, bool force, b
   }
   if (lv.present) {
     int rc;
-    live_free(&lv);
     /* docker rm -f: SIGKILL, no grace period. Not running: wait for the
      * monitor to record the end (or take over from a dead one). */
     if (running)
       rc = run_state_request_stop(p, c->id, err) < 0 ? -1 : stop_requested(p, c, SIGKILL, 0, err);
     else
       rc = await_record(p, c, &pr, false, err);
+    if (rc == 0 && json_is_true(json_object_get(c->state, "rm")))
+      await_monitor_exit(c, &lv);
+    live_free(&lv);
     if (rc < 0)
       return -1;
   }
