@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
@@ -82,6 +83,13 @@ static void reset_signal_dispositions(void) {
   dfl.sa_handler = SIG_DFL;
   for (sig = 1; sig < NSIG; sig++)
     sigaction(sig, &dfl, NULL); /* fails for KILL, STOP and glibc's own */
+  /* glibc refuses its own two (32, 33) to sigaction, yet an ignored one
+   * survives exec: ask the kernel directly (all-zero is SIG_DFL). */
+  {
+    unsigned long kdfl[4] = {0, 0, 0, 0};
+    for (sig = 32; sig < SIGRTMIN; sig++)
+      syscall(SYS_rt_sigaction, sig, kdfl, NULL, 8);
+  }
 }
 
 /* In the child: its own process group, which takes the terminal's

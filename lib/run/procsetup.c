@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
@@ -142,9 +143,16 @@ int run_proc_exec_failed(const char *path, int e, ctr_err *err) {
 
 void run_proc_reset_signals(void) {
   sigset_t none;
+  /* All-zero is SIG_DFL whatever the architecture's layout of the
+   * kernel's struct sigaction. */
+  unsigned long kdfl[4] = {0, 0, 0, 0};
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
       signal(sig, SIG_DFL);
+  /* glibc keeps 32 and 33 for itself and refuses them to signal(); an
+   * ignored one would still survive exec, so ask the kernel directly. */
+  for (int sig = 32; sig < SIGRTMIN; sig++)
+    syscall(SYS_rt_sigaction, sig, kdfl, NULL, sizeof(sigset_t) > 8 ? 8 : sizeof(sigset_t));
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
 }
