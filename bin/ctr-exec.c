@@ -12,6 +12,7 @@
 #include "core/cli.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "run/envopt.h"
 #include "run/exec.h"
 
 static const char usage[] =
@@ -54,40 +55,6 @@ static const struct option long_opts[] = {
     CTR_CLI_LONGOPTS,
     {0, 0, 0, 0}};
 
-/* KEY=VALUE as given; KEY alone takes our value, or is dropped when we
- * have none (docker's rule). */
-static int add_env(json_t *env, const char *kv, ctr_err *err) {
-  cleanup_free char *s = NULL;
-  const char *v;
-  if (kv[0] == '=' || kv[0] == '\0')
-    return ctr_usage(err, "invalid environment variable '%s'", kv);
-  if (strchr(kv, '=') != NULL)
-    return json_array_append_new(env, json_string(kv)) == 0 ? 0 : ctr_fail(err, ENOMEM, "env");
-  v = getenv(kv);
-  if (v == NULL)
-    return 0;
-  if (asprintf(&s, "%s=%s", kv, v) < 0)
-    return ctr_fail(err, ENOMEM, "env");
-  json_array_append_new(env, json_string(s));
-  return 0;
-}
-
-static int read_env_file(json_t *env, const char *path, ctr_err *err) {
-  cleanup_free char *buf = NULL;
-  char *save = NULL;
-  if (ctr_read_file(AT_FDCWD, path, 1 << 20, &buf, NULL, err) < 0)
-    return ctr_wrap(err, "--env-file");
-  for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-    while (*l == ' ' || *l == '\t')
-      l++;
-    if (*l == '#' || *l == '\0')
-      continue;
-    if (add_env(env, l, err) < 0)
-      return ctr_wrap(err, "--env-file %s", path);
-  }
-  return 0;
-}
-
 struct args {
   struct ctr_cli cli;
   struct run_exec x;
@@ -107,11 +74,11 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
     case 't': x->tty = true; break;
     case 'd': x->detach = true; break;
     case 'e':
-      if (add_env(x->env, optarg, err) < 0)
+      if (run_envopt_add(x->env, optarg, err) < 0)
         return -1;
       break;
     case OPT_ENV_FILE:
-      if (read_env_file(x->env, optarg, err) < 0)
+      if (run_envopt_file(x->env, optarg, err) < 0)
         return -1;
       break;
     case 'u':

@@ -3,11 +3,9 @@
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "core/cli.h"
-#include "core/log.h"
+#include "run/each.h"
 #include "run/stop.h"
 
 static const char usage[] =
@@ -36,29 +34,12 @@ struct args {
   int signal;
 };
 
-static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
-  static const struct option opts[] = {{"signal", required_argument, NULL, 's'},
-                                       CTR_CLI_LONGOPTS,
-                                       {0, 0, 0, 0}};
-  int opt;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
-    if (ctr_cli_common(&a->cli, opt, optarg))
-      continue;
-    switch (opt) {
-    case 's':
-      if (run_signal_parse(optarg, &a->signal, err) < 0)
-        return -1;
-      break;
-    case 'h': a->cli.help = true; break;
-    default: return ctr_cli_bad_option(&a->cli, argc, argv, err);
-    }
+static int option(void *args, int opt, const char *arg, ctr_err *err) {
+  struct args *a = args;
+  switch (opt) {
+  case 's': return run_signal_parse(arg, &a->signal, err);
+  default: return 1;
   }
-  if (a->cli.help || a->cli.version)
-    return 0;
-  if (optind >= argc)
-    return ctr_usage(err, "requires at least 1 CONTAINER (see --help)");
-  return 0;
 }
 
 static int kill_one(const struct ctr_paths *p, struct run_container *c, const void *arg,
@@ -67,33 +48,12 @@ static int kill_one(const struct ctr_paths *p, struct run_container *c, const vo
   return run_kill(p, c, a->signal, err);
 }
 
-static void report(size_t i, const char *ref, ctr_err *err, void *ctx) {
-  (void)i;
-  if (*err != NULL)
-    ctr_err_report(ctx, err);
-  else
-    printf("%s\n", ref);
-  fflush(stdout);
-}
-
 int main(int argc, char **argv) {
-  struct args a = {.signal = SIGKILL};
-  struct ctr_paths paths = {0};
-  ctr_err err = NULL;
-  size_t failed;
-
-  a.cli.prog = "ctr-kill";
-  a.cli.usage = usage;
-  a.cli.features = features;
-  ctr_log_init(a.cli.prog, false);
-  if (parse(&a, argc, argv, &err) < 0)
-    return ctr_err_report(a.cli.prog, &err);
-  if (ctr_cli_done(&a.cli))
-    return 0;
-  if (ctr_cli_paths(&a.cli, &paths, &err) < 0)
-    return ctr_err_report(a.cli.prog, &err);
-  failed = run_each_container(&paths, argv + optind, (size_t)(argc - optind), kill_one, &a,
-                              report, (void *)a.cli.prog);
-  ctr_paths_free(&paths);
-  return failed ? 1 : 0;
+  static const struct option opts[] = {{"signal", required_argument, NULL, 's'},
+                                       CTR_CLI_LONGOPTS,
+                                       {0, 0, 0, 0}};
+  static const struct run_each_tool tool = {":s:h", opts, option, kill_one};
+  struct args a = {.cli = {.prog = "ctr-kill", .usage = usage, .features = features},
+                   .signal = SIGKILL};
+  return run_each_main(&tool, &a.cli, &a, argc, argv);
 }

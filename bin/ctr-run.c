@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "run/envopt.h"
 #include "run/cgroup.h"
 #include "run/container.h"
 #include "run/create.h"
@@ -132,41 +133,6 @@ static int parse_int(const char *s, long long min, long long max, long long *out
   return 0;
 }
 
-static int add_env(json_t *env, const char *kv, ctr_err *err) {
-  if (kv[0] == '=' || kv[0] == '\0')
-    return ctr_usage(err, "invalid environment variable '%s'", kv);
-  if (strchr(kv, '=') == NULL) {
-    /* KEY alone takes our value, or is dropped when we have none */
-    const char *v = getenv(kv);
-    char *s = NULL;
-    if (v == NULL)
-      return 0;
-    if (asprintf(&s, "%s=%s", kv, v) < 0)
-      return ctr_fail(err, ENOMEM, "env");
-    json_array_append_new(env, json_string(s));
-    free(s);
-    return 0;
-  }
-  json_array_append_new(env, json_string(kv));
-  return 0;
-}
-
-static int read_env_file(json_t *env, const char *path, ctr_err *err) {
-  cleanup_free char *buf = NULL;
-  char *save = NULL;
-  if (ctr_read_file(AT_FDCWD, path, 1 << 20, &buf, NULL, err) < 0)
-    return ctr_wrap(err, "--env-file");
-  for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-    while (*l == ' ' || *l == '\t')
-      l++;
-    if (*l == '#' || *l == '\0')
-      continue;
-    if (add_env(env, l, err) < 0)
-      return ctr_wrap(err, "--env-file %s", path);
-  }
-  return 0;
-}
-
 static int parse_ulimit(json_t *list, const char *spec, ctr_err *err) {
   static const char *const names[] = {"core", "cpu", "data", "fsize", "locks", "memlock",
                                       "msgqueue", "nice", "nofile", "nproc", "rss",
@@ -254,11 +220,11 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
     case OPT_RM: o->rm = true; break;
     case OPT_NAME: o->name = optarg; break;
     case 'e':
-      if (add_env(o->env, optarg, err) < 0)
+      if (run_envopt_add(o->env, optarg, err) < 0)
         return -1;
       break;
     case OPT_ENV_FILE:
-      if (read_env_file(o->env, optarg, err) < 0)
+      if (run_envopt_file(o->env, optarg, err) < 0)
         return -1;
       break;
     case 'w': o->workdir = optarg; break;

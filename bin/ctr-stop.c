@@ -3,12 +3,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/cli.h"
-#include "core/log.h"
+#include "run/each.h"
 #include "run/stop.h"
 
 static const char usage[] =
@@ -52,35 +50,13 @@ static int parse_timeout(const char *s, int *out, ctr_err *err) {
   return 0;
 }
 
-static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
-  static const struct option opts[] = {{"timeout", required_argument, NULL, 't'},
-                                       {"time", required_argument, NULL, 't'},
-                                       {"signal", required_argument, NULL, 's'},
-                                       CTR_CLI_LONGOPTS,
-                                       {0, 0, 0, 0}};
-  int opt;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-    if (ctr_cli_common(&a->cli, opt, optarg))
-      continue;
-    switch (opt) {
-    case 't':
-      if (parse_timeout(optarg, &a->timeout, err) < 0)
-        return -1;
-      break;
-    case 's':
-      if (run_signal_parse(optarg, &a->signal, err) < 0)
-        return -1;
-      break;
-    case 'h': a->cli.help = true; break;
-    default: return ctr_cli_bad_option(&a->cli, argc, argv, err);
-    }
+static int option(void *args, int opt, const char *arg, ctr_err *err) {
+  struct args *a = args;
+  switch (opt) {
+  case 't': return parse_timeout(arg, &a->timeout, err);
+  case 's': return run_signal_parse(arg, &a->signal, err);
+  default: return 1;
   }
-  if (a->cli.help || a->cli.version)
-    return 0;
-  if (optind >= argc)
-    return ctr_usage(err, "requires at least 1 CONTAINER (see --help)");
-  return 0;
 }
 
 static int stop_one(const struct ctr_paths *p, struct run_container *c, const void *arg,
@@ -89,34 +65,15 @@ static int stop_one(const struct ctr_paths *p, struct run_container *c, const vo
   return run_stop(p, c, a->signal, a->timeout, err);
 }
 
-static void report(size_t i, const char *ref, ctr_err *err, void *ctx) {
-  const char *prog = ctx;
-  (void)i;
-  if (*err != NULL)
-    ctr_err_report(prog, err);
-  else
-    printf("%s\n", ref);
-  fflush(stdout);
-}
-
 int main(int argc, char **argv) {
-  struct args a = {.signal = RUN_STOP_SIGNAL_DEFAULT, .timeout = RUN_STOP_TIMEOUT_DEFAULT};
-  struct ctr_paths paths = {0};
-  ctr_err err = NULL;
-  size_t failed;
-
-  a.cli.prog = "ctr-stop";
-  a.cli.usage = usage;
-  a.cli.features = features;
-  ctr_log_init(a.cli.prog, false);
-  if (parse(&a, argc, argv, &err) < 0)
-    return ctr_err_report(a.cli.prog, &err);
-  if (ctr_cli_done(&a.cli))
-    return 0;
-  if (ctr_cli_paths(&a.cli, &paths, &err) < 0)
-    return ctr_err_report(a.cli.prog, &err);
-  failed = run_each_container(&paths, argv + optind, (size_t)(argc - optind), stop_one, &a,
-                              report, (void *)a.cli.prog);
-  ctr_paths_free(&paths);
-  return failed ? 1 : 0;
+  static const struct option opts[] = {{"timeout", required_argument, NULL, 't'},
+                                       {"time", required_argument, NULL, 't'},
+                                       {"signal", required_argument, NULL, 's'},
+                                       CTR_CLI_LONGOPTS,
+                                       {0, 0, 0, 0}};
+  static const struct run_each_tool tool = {":t:s:h", opts, option, stop_one};
+  struct args a = {.cli = {.prog = "ctr-stop", .usage = usage, .features = features},
+                   .signal = RUN_STOP_SIGNAL_DEFAULT,
+                   .timeout = RUN_STOP_TIMEOUT_DEFAULT};
+  return run_each_main(&tool, &a.cli, &a, argc, argv);
 }

@@ -26,10 +26,10 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "create.h"
+#include "envopt.h"
 #include "process.h"
 #include "procsetup.h"
 #include "relay.h"
-#include "seccomp.h"
 #include "state.h"
 #include "user.h"
 
@@ -49,7 +49,7 @@ struct exec_target {
 struct exec_start {
   struct exec_target t;
   const json_t *process;    /* OCI process object of the new process */
-  const json_t *seccomp;    /* OCI linux.seccomp, NULL for none */
+  struct run_seccomp_prog prog; /* linux.seccomp compiled; fprog.len 0: none */
   struct run_cgroup *cgroup;
   int stdio[3];             /* -1: keep ours (ignored with a pty) */
   bool tty;                 /* a pty from the container's devpts */
@@ -191,20 +191,6 @@ static int target_join(const struct exec_target *t, ctr_err *err) {
   return 0;
 }
 
-/* Replace KEY=... in env, or append. */
-static void env_set(json_t *env, const char *kv) {
-  size_t klen = strcspn(kv, "="), i;
-  json_t *v;
-  json_array_foreach(env, i, v) {
-    const char *s = json_string_value(v);
-    if (s && strncmp(s, kv, klen) == 0 && s[klen] == '=') {
-      json_array_set_new(env, i, json_string(kv));
-      return;
-    }
-  }
-  json_array_append_new(env, json_string(kv));
-}
-
 static const char *env_get(const json_t *env, const char *key) {
   size_t klen = strlen(key), i;
   json_t *v;
@@ -263,7 +249,7 @@ static int exec_user(json_t *process, json_t *env, const char *spec, int rootfd,
   }
   ctr_err_free(&e);
   if (home != NULL)
-    env_set(env, home);
+    run_env_set(env, home);
   free(home);
   run_user_free(&u);
   return 0;
@@ -283,10 +269,10 @@ static int exec_process(const json_t *config, const struct run_exec *x, int root
     env = json_array();
   json_object_set_new(process, "env", env);
   if (x->tty && !x->detach && env_get(env, "TERM") == NULL)
-    env_set(env, "TERM=xterm");
+    run_env_set(env, "TERM=xterm");
   if (x->user != NULL && exec_user(process, env, x->user, rootfd, err) < 0)
     return -1;
-  json_array_foreach(x->env, i, v) env_set(env, json_string_value(v));
+  json_array_foreach(x->env, i, v) run_env_set(env, json_string_value(v));
   json_object_set(process, "args", x->args);
   json_object_set_new(process, "terminal", json_boolean(x->tty && !x->detach));
   if (x->workdir != NULL)
@@ -332,14 +318,6 @@ static __attribute__((noreturn)) void child_fail(int sock, int exit_class, ctr_e
 static int child_pty(int sock, ctr_err *err) {
   struct exec_msg m = {.kind = MSG_PTY};
   struct winsize ws;
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } ctl;
-  struct iovec iov = {&m, sizeof(m)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                       .msg_controllen = sizeof(ctl.buf)};
-  struct cmsghdr *c;
   cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   cleanup_close int slave = -1;
   if (master < 0 || unlockpt(master) < 0)
@@ -356,13 +334,7 @@ static int child_pty(int sock, ctr_err *err) {
   for (int fd = 0; fd < 3; fd++)
     if (dup2(slave, fd) < 0)
       return ctr_fail(err, errno, "set up the terminal");
-  memset(&ctl, 0, sizeof(ctl));
-  c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (sendmsg(sock, &msg, 0) < 0)
+  if (run_proc_send_fd(sock, &m, sizeof(m), master) < 0)
     return ctr_fail(err, errno, "send the pty");
   return 0;
 }
@@ -378,24 +350,11 @@ static int child_stdio(const struct exec_start *s, int sock, ctr_err *err) {
   return 0;
 }
 
-static char **string_array(const json_t *a) {
-  char **out = calloc(json_array_size(a) + 1, sizeof(char *));
-  size_t i;
-  json_t *v;
-  if (out != NULL)
-    json_array_foreach(a, i, v) out[i] = (char *)json_string_value(v);
-  return out;
-}
-
 /* B: inside every namespace and the cgroup; become the process. */
 static __attribute__((noreturn)) void exec_child(const struct exec_start *s, int sock) {
   const json_t *process = s->process;
-  const json_t *caps = json_object_get(process, "capabilities");
-  bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
   const char *cwd = ctr_json_str(process, "cwd");
-  char exe[4096], **argv, **envp;
   ctr_err err = NULL;
-  int cls;
 
   run_proc_reset_signals();
   if (child_stdio(s, sock, &err) < 0)
@@ -407,35 +366,7 @@ static __attribute__((noreturn)) void exec_child(const struct exec_start *s, int
   if (run_proc_rlimits(process, &err) < 0)
     child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
   run_proc_oom_score(process);
-  if (run_caps_bound(caps, &err) < 0)
-    child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
-  /* Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: load it
-   * while we have it, as the container's first process did. */
-  if (!nnp && s->seccomp != NULL && run_seccomp_install(s->seccomp, &err) < 0)
-    child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
-  if (run_proc_user(process, &err) < 0 || run_caps_apply(caps, &err) < 0)
-    child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
-  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    ctr_fail(&err, errno, "no_new_privs");
-    child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
-  }
-  if (run_proc_lookup(process, exe, sizeof(exe), &cls, &err) < 0)
-    child_fail(sock, cls, &err);
-  argv = string_array(json_object_get(process, "args"));
-  envp = string_array(json_object_get(process, "env"));
-  if (argv == NULL || envp == NULL) {
-    ctr_fail(&err, ENOMEM, "exec");
-    child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
-  }
-  if (nnp && s->seccomp != NULL && run_seccomp_install(s->seccomp, &err) < 0)
-    child_fail(sock, RUN_EXIT_CANNOT_EXEC, &err);
-  /* No fd of ours reaches the container: everything but 0-2 closes on
-   * exec, the report socket too, which tells the parent the exec
-   * happened. */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(exe, argv, envp);
-  cls = run_proc_exec_failed(exe, errno, &err);
-  child_fail(sock, cls, &err);
+  child_fail(sock, run_proc_finish(process, &s->prog, RUN_EXIT_CANNOT_EXEC, &err), &err);
 }
 
 /* A: waits until it is in the cgroup, joins the namespaces, starts B as
@@ -590,6 +521,7 @@ static int exec_plan(const struct ctr_paths *p, const char *ref, struct run_exec
                      struct exec_start *s, json_t **config, json_t **process, ctr_err *err) {
   struct run_container c = {0};
   cleanup_close int rootfd = -1;
+  const json_t *seccomp;
   const char *cgpath;
   char root[64];
   int ret = -1;
@@ -618,7 +550,12 @@ static int exec_plan(const struct ctr_paths *p, const char *ref, struct run_exec
     goto out;
   }
   s->process = *process;
-  s->seccomp = x->privileged ? NULL : json_object_get(json_object_get(*config, "linux"), "seccomp");
+  /* compiled here, once, and only loaded by the new process */
+  seccomp = x->privileged ? NULL : json_object_get(json_object_get(*config, "linux"), "seccomp");
+  if (seccomp != NULL && run_seccomp_prepare(NULL, seccomp, &s->prog, err) < 0) {
+    x->exit_code = RUN_EXIT_CANNOT_EXEC;
+    goto out;
+  }
   ret = 0;
 out:
   run_container_free(&c);
@@ -667,6 +604,7 @@ int run_exec(const struct ctr_paths *p, const char *ref, struct run_exec *x, ctr
   sigprocmask(SIG_SETMASK, &old, NULL);
 out:
   target_close(&s.t);
+  run_seccomp_prog_free(&s.prog);
   if (s.cgroup != NULL)
     run_cgroup_free(s.cgroup);
   return ret;

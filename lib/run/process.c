@@ -112,23 +112,12 @@ static int loopback_up(ctr_err *err) {
   return 0;
 }
 
-
-
-
 /* Open a pty in the container's /dev/pts, make its slave our controlling
  * terminal and stdio, and pass the master to the parent over sock. */
 static int container_pty(int sock, ctr_err *err) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
   char name[64];
   struct child_report r = {.exit_class = 0};
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } ctl;
-  struct iovec iov = {&r, sizeof(r)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                       .msg_controllen = sizeof(ctl.buf)};
-  struct cmsghdr *c;
   if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
       ptsname_r(master, name, sizeof(name)) != 0)
     return ctr_fail(err, errno, "allocate a pty");
@@ -147,13 +136,7 @@ static int container_pty(int sock, ctr_err *err) {
     dup2(slave, fd);
   if (slave > 2)
     close(slave);
-  memset(&ctl, 0, sizeof(ctl));
-  c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (sendmsg(sock, &msg, 0) < 0)
+  if (run_proc_send_fd(sock, &r, sizeof(r), master) < 0)
     return ctr_fail(err, errno, "send the pty");
   close(master);
   return 0;
@@ -163,19 +146,11 @@ static void child_main(struct run_start *s, int sock, int flags,
                        const struct run_seccomp_prog *prog) {
   const json_t *config = s->config;
   const json_t *process = json_object_get(config, "process");
-  const json_t *caps = json_object_get(process, "capabilities");
-  bool seccomp = prog->fprog.len > 0;
-  bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
   const char *cwd = ctr_json_str(process, "cwd");
   const char *hostname = ctr_json_str(config, "hostname");
   bool tty = json_is_true(json_object_get(process, "terminal"));
-  char exe[4096];
   char go;
   ctr_err err = NULL;
-  size_t i, n;
-  json_t *v;
-  int r;
-  char **argv, **envp;
 
   /* Wait until the parent has placed us in the cgroup and written maps. */
   if (read(sock, &go, 1) != 1)
@@ -225,38 +200,7 @@ static void child_main(struct run_start *s, int sock, int flags,
       ctr_fail(&err, errno, "chdir %s", cwd);
     child_fail(sock, RUN_EXIT_FAILED, &err);
   }
-  if (run_caps_bound(caps, &err) < 0)
-    child_fail(sock, RUN_EXIT_FAILED, &err);
-  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-   * while we still have it (the profile allows what follows). */
-  if (!nnp && seccomp && run_seccomp_load(prog, &err) < 0)
-    child_fail(sock, RUN_EXIT_FAILED, &err);
-  if (run_proc_user(process, &err) < 0 || run_caps_apply(caps, &err) < 0)
-    child_fail(sock, RUN_EXIT_FAILED, &err);
-  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-    ctr_fail(&err, errno, "no_new_privs");
-    child_fail(sock, RUN_EXIT_FAILED, &err);
-  }
-  if (run_proc_lookup(process, exe, sizeof(exe), &r, &err) < 0)
-    child_fail(sock, r, &err);
-  n = json_array_size(json_object_get(process, "args"));
-  argv = calloc(n + 1, sizeof(char *));
-  envp = calloc(json_array_size(json_object_get(process, "env")) + 1, sizeof(char *));
-  if (argv == NULL || envp == NULL) {
-    ctr_fail(&err, ENOMEM, "exec");
-    child_fail(sock, RUN_EXIT_FAILED, &err);
-  }
-  json_array_foreach(json_object_get(process, "args"), i, v) argv[i] = (char *)json_string_value(v);
-  json_array_foreach(json_object_get(process, "env"), i, v) envp[i] = (char *)json_string_value(v);
-  if (nnp && seccomp && run_seccomp_load(prog, &err) < 0)
-    child_fail(sock, RUN_EXIT_FAILED, &err);
-  /* No host fd may reach the container (CVE-2024-21626): everything but
-   * 0-2 closes on exec, the sync socket included, which tells the parent
-   * the exec happened. */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(exe, argv, envp);
-  r = run_proc_exec_failed(exe, errno, &err);
-  child_fail(sock, r, &err);
+  child_fail(sock, run_proc_finish(process, prog, RUN_EXIT_FAILED, &err), &err);
 }
 
 /* ---- the parent ----------------------------------------------------------- */

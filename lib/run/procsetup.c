@@ -8,12 +8,15 @@
 #include <grp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "process.h"
@@ -155,4 +158,69 @@ void run_proc_reset_signals(void) {
     syscall(SYS_rt_sigaction, sig, kdfl, NULL, sizeof(sigset_t) > 8 ? 8 : sizeof(sigset_t));
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static char **string_array(const json_t *a) {
+  char **out = calloc(json_array_size(a) + 1, sizeof(char *));
+  size_t i;
+  json_t *v;
+  if (out != NULL)
+    json_array_foreach(a, i, v) out[i] = (char *)json_string_value(v);
+  return out;
+}
+
+int run_proc_finish(const json_t *process, const struct run_seccomp_prog *prog,
+                    int fail_class, ctr_err *err) {
+  const json_t *caps = json_object_get(process, "capabilities");
+  bool nnp = json_is_true(json_object_get(process, "noNewPrivileges"));
+  bool seccomp = prog->fprog.len > 0;
+  char exe[4096], **argv, **envp;
+  int cls;
+
+  if (run_caps_bound(caps, err) < 0)
+    return fail_class;
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+   * while we still have it (the profile allows what follows). */
+  if (!nnp && seccomp && run_seccomp_load(prog, err) < 0)
+    return fail_class;
+  if (run_proc_user(process, err) < 0 || run_caps_apply(caps, err) < 0)
+    return fail_class;
+  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    ctr_fail(err, errno, "no_new_privs");
+    return fail_class;
+  }
+  if (run_proc_lookup(process, exe, sizeof(exe), &cls, err) < 0)
+    return cls;
+  argv = string_array(json_object_get(process, "args"));
+  envp = string_array(json_object_get(process, "env"));
+  if (argv == NULL || envp == NULL) {
+    ctr_fail(err, ENOMEM, "exec");
+    return fail_class;
+  }
+  if (nnp && seccomp && run_seccomp_load(prog, err) < 0)
+    return fail_class;
+  /* No host fd may reach the container (CVE-2024-21626): everything but
+   * 0-2 closes on exec, the parent's socket included, which tells it the
+   * exec happened. */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(exe, argv, envp);
+  return run_proc_exec_failed(exe, errno, err);
+}
+
+int run_proc_send_fd(int sock, const void *data, size_t len, int fd) {
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  struct iovec iov = {(void *)data, len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof(ctl.buf)};
+  struct cmsghdr *c;
+  memset(&ctl, 0, sizeof(ctl));
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
 }

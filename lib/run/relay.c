@@ -19,8 +19,7 @@ void run_relay_signals(sigset_t *set) {
       sigaddset(set, sig);
 }
 
-/* Copy what is readable from `from` to `to`; -1 at EOF or error. */
-static int pump(int from, int to) {
+int run_relay_pump(int from, int to) {
   char buf[8192];
   ssize_t n = read(from, buf, sizeof(buf));
   if (n <= 0)
@@ -37,7 +36,7 @@ static int pump(int from, int to) {
   return 0;
 }
 
-static void copy_winsize(int from, int to) {
+void run_relay_copy_winsize(int from, int to) {
   struct winsize ws;
   if (ioctl(from, TIOCGWINSZ, &ws) == 0)
     ioctl(to, TIOCSWINSZ, &ws);
@@ -47,7 +46,7 @@ static void copy_winsize(int from, int to) {
 static void drain(int master) {
   for (;;) {
     struct pollfd p = {master, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN) || pump(master, STDOUT_FILENO) < 0)
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN) || run_relay_pump(master, STDOUT_FILENO) < 0)
       return;
   }
 }
@@ -68,9 +67,11 @@ static int loop(pid_t pid, int master, bool interactive, const sigset_t *set,
         continue;
       return ctr_fail(err, errno, "poll");
     }
-    if ((fds[2].revents & (POLLIN | POLLHUP | POLLERR)) && pump(master, STDOUT_FILENO) < 0)
+    if ((fds[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+        run_relay_pump(master, STDOUT_FILENO) < 0)
       out_open = false;
-    if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && pump(STDIN_FILENO, master) < 0) {
+    if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+        run_relay_pump(STDIN_FILENO, master) < 0) {
       if (write(master, "\x04", 1) < 0) {
         /* the process closed its terminal; nothing to tell it */
       }
@@ -81,7 +82,7 @@ static int loop(pid_t pid, int master, bool interactive, const sigset_t *set,
         continue;
       if (si.ssi_signo == SIGWINCH) {
         if (master >= 0 && isatty(STDIN_FILENO))
-          copy_winsize(STDIN_FILENO, master);
+          run_relay_copy_winsize(STDIN_FILENO, master);
         continue;
       }
       kill(pid, (int)si.ssi_signo);
@@ -100,7 +101,7 @@ int run_relay_wait(pid_t pid, int master, bool interactive, const sigset_t *set,
   bool raw = false;
   int ret;
   if (master >= 0 && isatty(STDIN_FILENO)) {
-    copy_winsize(STDIN_FILENO, master);
+    run_relay_copy_winsize(STDIN_FILENO, master);
     if (tcgetattr(STDIN_FILENO, &saved) == 0) {
       struct termios t = saved;
       cfmakeraw(&t);

@@ -25,4 +25,11 @@ void run_relay_signals(sigset_t *set);
 int run_relay_wait(pid_t pid, int master, bool interactive, const sigset_t *set,
                    int *status, ctr_err *err);
 
+/* Copy what is readable from `from` to `to` (one read, all of it
+ * written); 0 also when nothing was (EINTR, EAGAIN), -1 at EOF or error. */
+int run_relay_pump(int from, int to);
+
+/* Give the terminal `to` the window size of the terminal `from`. */
+void run_relay_copy_winsize(int from, int to);
+
 #endif

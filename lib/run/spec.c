@@ -13,6 +13,7 @@
 
 #include "core/cleanup.h"
 #include "core/json.h"
+#include "envopt.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -161,19 +162,6 @@ static bool env_has(const json_t *env, const char *key) {
 
 /* Later settings win: image, then --env-file/-e; PATH and HOSTNAME as
  * docker sets them. */
-static void env_set(json_t *env, const char *kv) {
-  size_t klen = strcspn(kv, "="), i;
-  json_t *v;
-  json_array_foreach(env, i, v) {
-    const char *s = json_string_value(v);
-    if (s && strncmp(s, kv, klen) == 0 && s[klen] == '=') {
-      json_array_set_new(env, i, json_string(kv));
-      return;
-    }
-  }
-  json_array_append_new(env, json_string(kv));
-}
-
 static json_t *make_env(const struct run_spec_in *in, const char *hostname) {
   json_t *env = json_array(), *v;
   size_t i;
@@ -183,8 +171,8 @@ static json_t *make_env(const struct run_spec_in *in, const char *hostname) {
   json_array_append_new(env, json_string(buf));
   json_array_foreach(json_object_get(in->image_config, "Env"), i, v) if (
       json_is_string(v) && strchr(json_string_value(v), '='))
-      env_set(env, json_string_value(v));
-  json_array_foreach(in->opts->env, i, v) env_set(env, json_string_value(v));
+      run_env_set(env, json_string_value(v));
+  json_array_foreach(in->opts->env, i, v) run_env_set(env, json_string_value(v));
   if (in->opts->tty && !env_has(env, "TERM="))
     json_array_append_new(env, json_string("TERM=xterm"));
   if (in->user->home != NULL && !env_has(env, "HOME=")) {

@@ -6,7 +6,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,8 +38,6 @@
 #define POLL_STEP_MS 20
 /* How long an orphaned container's exit status may take to be known. */
 #define EXIT_INFO_WAIT_MS 1000
-/* Threads run_each_container runs at once. */
-#define EACH_PARALLEL 32
 
 /* ---- signals ---------------------------------------------------------- */
 
@@ -744,59 +741,4 @@ int run_remove(const struct ctr_paths *p, struct run_container *c, bool force, b
       return -1;
   }
   return remove_leftovers(p, c, volumes, err);
-}
-
-/* ---- several at once ------------------------------------------------------ */
-
-struct each_job {
-  const struct ctr_paths *p;
-  const char *ref;
-  run_container_op op;
-  const void *arg;
-  ctr_err err;
-  pthread_t thread;
-  bool started;
-};
-
-static void *each_run(void *data) {
-  struct each_job *j = data;
-  struct run_container c = {0};
-  if (run_container_find(j->p, j->ref, &c, &j->err) == 0) {
-    j->op(j->p, &c, j->arg, &j->err);
-    run_container_free(&c);
-  }
-  return NULL;
-}
-
-size_t run_each_container(const struct ctr_paths *p, char *const *refs, size_t n,
-                          run_container_op op, const void *arg, run_container_report report,
-                          void *ctx) {
-  struct each_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
-  size_t failed = 0, next = 0;
-  if (jobs == NULL) {
-    for (size_t i = 0; i < n; i++) {
-      ctr_err e = NULL;
-      ctr_fail(&e, ENOMEM, "%s", refs[i]);
-      report(i, refs[i], &e, ctx);
-    }
-    return n;
-  }
-  for (size_t i = 0; i < n; i++)
-    jobs[i] = (struct each_job){.p = p, .ref = refs[i], .op = op, .arg = arg};
-  for (size_t i = 0; i < n; i++) {
-    /* keep up to EACH_PARALLEL running; report in order as they finish */
-    for (; next < n && next < i + EACH_PARALLEL; next++) {
-      jobs[next].started = n > 1 && pthread_create(&jobs[next].thread, NULL, each_run, &jobs[next]) == 0;
-      if (!jobs[next].started)
-        each_run(&jobs[next]);
-    }
-    if (jobs[i].started)
-      pthread_join(jobs[i].thread, NULL);
-    if (jobs[i].err != NULL)
-      failed++;
-    report(i, refs[i], &jobs[i].err, ctx);
-    ctr_err_free(&jobs[i].err);
-  }
-  free(jobs);
-  return failed;
 }

@@ -51,20 +51,4 @@ int run_kill(const struct ctr_paths *p, struct run_container *c, int sig,
 int run_remove(const struct ctr_paths *p, struct run_container *c, bool force,
                bool volumes, ctr_err *err);
 
-/* What each of ctr-stop, ctr-kill and ctr-rm does to one container. */
-typedef int (*run_container_op)(const struct ctr_paths *p,
-                                struct run_container *c, const void *arg,
-                                ctr_err *err);
-/* Called in the caller's thread, in the order of refs: err is NULL on
- * success; the callee owns (and frees) *err. */
-typedef void (*run_container_report)(size_t i, const char *ref, ctr_err *err,
-                                     void *ctx);
-
-/* Find each of refs[0..n) and apply op to it, several at once (one thread
- * each, a bounded number at a time), so ten containers that ignore their
- * stop signal take one timeout, not ten. Returns how many failed. */
-size_t run_each_container(const struct ctr_paths *p, char *const *refs,
-                          size_t n, run_container_op op, const void *arg,
-                          run_container_report report, void *ctx);
-
 #endif

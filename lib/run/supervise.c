@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -23,36 +22,13 @@
 #include "create.h"
 #include "logwrite.h"
 #include "process.h"
+#include "relay.h"
 #include "state.h"
 
 static int write_pidfile(const char *path, pid_t pid, ctr_err *err) {
   char buf[32];
   int n = snprintf(buf, sizeof(buf), "%d\n", pid);
   return ctr_atomic_write(AT_FDCWD, path, buf, (size_t)n, 0644, false, err);
-}
-
-/* Copy what is readable from `from` to `to`; -1 at EOF or error. */
-static int pump(int from, int to) {
-  char buf[8192];
-  ssize_t n = read(from, buf, sizeof(buf));
-  if (n <= 0)
-    return n < 0 && (errno == EINTR || errno == EAGAIN) ? 0 : -1;
-  for (ssize_t off = 0; off < n;) {
-    ssize_t w = write(to, buf + off, (size_t)(n - off));
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    off += w;
-  }
-  return 0;
-}
-
-static void copy_winsize(int from, int to) {
-  struct winsize ws;
-  if (ioctl(from, TIOCGWINSZ, &ws) == 0)
-    ioctl(to, TIOCSWINSZ, &ws);
 }
 
 /* The foreground's streams: the container's output (a pty master, or
@@ -90,7 +66,7 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
   if (sfd < 0)
     return ctr_fail(err, errno, "signalfd");
   if (io->master >= 0 && isatty(STDIN_FILENO))
-    copy_winsize(STDIN_FILENO, io->master);
+    run_relay_copy_winsize(STDIN_FILENO, io->master);
   for (;;) {
     struct pollfd fds[4] = {{sfd, POLLIN, 0},
                             {in_open ? STDIN_FILENO : -1, POLLIN, 0},
@@ -107,7 +83,7 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
     if (fds[3].revents && run_log_drain(&io->errs, io->logfd) < 0)
       io->errs.fd = -1;
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
-      if (pump(STDIN_FILENO, io->master) < 0) {
+      if (run_relay_pump(STDIN_FILENO, io->master) < 0) {
         /* EOF on our stdin: send the terminal's EOF character. */
         if (write(io->master, "\x04", 1) < 0) {
         }
@@ -118,7 +94,7 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
         continue;
       if (si.ssi_signo == SIGWINCH) {
         if (io->master >= 0 && isatty(STDIN_FILENO))
-          copy_winsize(STDIN_FILENO, io->master);
+          run_relay_copy_winsize(STDIN_FILENO, io->master);
         continue;
       }
       kill(pid, (int)si.ssi_signo);
