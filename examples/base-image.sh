@@ -28,3 +28,12 @@ echo "== readable by skopeo as an OCI layout"
 if command -v skopeo >/dev/null; then
   skopeo inspect "oci:$CTR_ROOT/images:busybox:latest" | jq -c '{Digest, Architecture, Os, Layers}'
 fi
+echo
+echo "== a container from it (ctr-run), and one in the background"
+ctr-run --rm busybox sh -c 'echo "hello from $(hostname), pid $$, as $(id -un)"'
+ctr-rm -f demo-ticker >/dev/null 2>&1 || true
+ctr-run -d --name demo-ticker busybox sh -c 'for i in 1 2 3; do echo "tick $i"; sleep 0.2; done' >/dev/null
+sleep 1
+ctr-ps -a --filter name=demo-ticker
+ctr-logs demo-ticker
+ctr-rm -f demo-ticker >/dev/null
