@@ -13,6 +13,7 @@
 
 #include "core/cleanup.h"
 #include "core/json.h"
+#include "inroot.h"
 #include "envopt.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -110,7 +111,8 @@ static int cap_set(const struct run_opts *o, json_t **out, ctr_err *err) {
       for (const char *const *d = run_default_caps; *d; d++)
         json_array_append_new(caps, json_string(*d));
   }
-  if (!o->privileged && !add_all && !drop_all)
+  /* drops apply to the defaults and to "ALL" alike (not to --privileged) */
+  if (!o->privileged && !drop_all)
     json_array_foreach(o->cap_drop, i, v) {
       run_cap_canonical(json_string_value(v), c, sizeof(c));
       for (size_t k = json_array_size(caps); k-- > 0;)
@@ -203,6 +205,7 @@ static int add_volume(const struct run_spec_in *in, json_t *mounts,
                       const char *spec, ctr_err *err) {
   cleanup_free char *copy = strdup(spec);
   cleanup_free char *src = NULL;
+  cleanup_free char *clean = NULL;
   char *dst, *mode;
   bool ro = false;
   if (copy == NULL)
@@ -219,15 +222,23 @@ static int add_volume(const struct run_spec_in *in, json_t *mounts,
     else if (strcmp(mode, "rw") != 0)
       return ctr_usage(err, "-v %s: unknown mode '%s' (ro or rw)", spec, mode);
   }
-  if (strcmp(dst, "/") == 0)
+  clean = run_path_clean(dst);
+  if (clean == NULL)
+    return ctr_fail(err, ENOMEM, "-v %s", spec);
+  if (strcmp(clean, "/") == 0)
     return ctr_usage(err, "-v %s: cannot mount over the container's root", spec);
+  dst = clean;
   if (copy[0] == '/') {
     src = strdup(copy);
   } else {
-    /* A named volume: a directory of its own under $CTR_ROOT/volumes. */
-    for (const char *p = copy; *p; p++)
-      if (!(isalnum((unsigned char)*p) || strchr("_.-", *p)))
-        return ctr_usage(err, "-v %s: invalid volume name '%s'", spec, copy);
+    /* A named volume: a directory of its own under $CTR_ROOT/volumes,
+     * named as docker names them, so it cannot climb out of there. */
+    bool ok = isalnum((unsigned char)copy[0]) && strlen(copy) >= 2;
+    for (const char *p = copy; ok && *p; p++)
+      ok = isalnum((unsigned char)*p) || strchr("_.-", *p);
+    if (!ok)
+      return ctr_usage(err, "-v %s: invalid volume name '%s' (want [a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+                       spec, copy);
     if (asprintf(&src, "%s/%s/_data", in->volumes_dir, copy) < 0)
       src = NULL;
   }
@@ -241,19 +252,21 @@ static int add_volume(const struct run_spec_in *in, json_t *mounts,
 static int add_tmpfs(json_t *mounts, const char *spec, ctr_err *err) {
   cleanup_free char *copy = strdup(spec);
   cleanup_free char *opts = NULL;
+  cleanup_free char *clean = NULL;
   char *colon;
   if (copy == NULL)
     return ctr_fail(err, ENOMEM, "--tmpfs %s", spec);
   colon = strchr(copy, ':');
   if (colon != NULL)
     *colon++ = '\0';
-  if (copy[0] != '/' || strcmp(copy, "/") == 0)
+  clean = copy[0] == '/' ? run_path_clean(copy) : NULL;
+  if (clean == NULL || strcmp(clean, "/") == 0)
     return ctr_usage(err, "--tmpfs %s: want an absolute path other than /", spec);
   if (asprintf(&opts, "nosuid,nodev,noexec%s%s", colon && *colon ? "," : "",
                colon ? colon : "") < 0)
     return ctr_fail(err, ENOMEM, "--tmpfs");
-  drop_mount(mounts, copy);
-  json_array_append_new(mounts, mount_entry(copy, "tmpfs", "tmpfs", opts));
+  drop_mount(mounts, clean);
+  json_array_append_new(mounts, mount_entry(clean, "tmpfs", "tmpfs", opts));
   return 0;
 }
 
