@@ -483,3 +483,18 @@ wait_exited() { # wait up to 15 s for a container's state.json to say exited
   assert_output still-here
   rm -rf "$CTR_ROOT/containers/$id"
 }
+
+@test "compiled seccomp filters are cached by what they were made from" {
+  run probe -- syscall mount
+  [ "$(jq -r .errno <<<"$output")" = EPERM ]
+  [ -n "$(ls "$CTR_RUNDIR/seccomp")" ]
+  # another capability set is another profile, hence another filter
+  run probe --cap-add SYS_ADMIN -- syscall mount
+  [ "$(jq -r .errno <<<"$output")" = 0 ]
+  # a damaged cache entry is not trusted: the filter is made again
+  for f in "$CTR_RUNDIR"/seccomp/*.bpf; do printf 'garbage' > "$f"; done
+  run probe -- syscall mount
+  [ "$(jq -r .errno <<<"$output")" = EPERM ]
+  # warm starts remember chain ids per image config
+  ls "$CTR_RUNDIR"/images/*.chain >/dev/null
+}

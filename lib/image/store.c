@@ -261,6 +261,11 @@ int image_blob_read(struct image_store *s, const char *digest, size_t max,
     return ctr_fail(err, 0, "invalid digest %s", digest ? digest : "(none)");
   if (ctr_read_file(s->blobs_fd, ctr_digest_hex(digest), max, &b, &n, err) < 0)
     return ctr_wrap(err, "blob %s", digest);
+  if (s->trusted) {
+    *buf = ctr_steal(b);
+    *len = n;
+    return 0;
+  }
   ctr_sha256_buf(b, n, got);
   if (strcmp(got, digest) != 0)
     return ctr_fail(err, 0, "blob %s: digest mismatch (got %s)", digest, got);

@@ -23,6 +23,10 @@ struct image_store {
   int layers_fd; /* $CTR_ROOT/layers */
   int gc_fd;     /* flock on "images-gc": shared for writers, exclusive for gc */
   bool missing;  /* read-only open of a store that does not exist yet */
+  /* Blobs were verified against their digest when they came in; a
+   * runtime that only reads may trust them rather than hash them again
+   * on every start (and keep OpenSSL out of its start path). */
+  bool trusted;
 };
 
 enum image_store_mode {

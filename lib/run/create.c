@@ -113,6 +113,7 @@ static int load_image(const struct ctr_paths *p, const char *ref, struct image_s
   int present;
   if (image_store_open(s, p, STORE_READ, err) < 0)
     return -1;
+  s->trusted = true;
   if (image_resolve(s, ref, img, err) < 0)
     goto fail;
   present = image_layers_present(s, img, lowers, nlowers, err);
@@ -124,6 +125,7 @@ static int load_image(const struct ctr_paths *p, const char *ref, struct image_s
       return -1;
     if (image_store_open(s, p, STORE_READ, err) < 0)
       return -1;
+    s->trusted = true;
     present = image_layers_present(s, img, lowers, nlowers, err);
     if (present <= 0) {
       if (present == 0)

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
-#include "core/digest.h"
 #include "core/fs.h"
 #include "core/json.h"
 #include "seccomp.h"
@@ -43,20 +42,27 @@ static int flags_of(const json_t *oci, unsigned int *flags, ctr_err *err) {
   return 0;
 }
 
-/* The cache key: the object as written, and the compiler's version. */
-static void cache_key(const json_t *oci, char out[CTR_DIGEST_LEN + 1]) {
+/* What a program is made from: the object as written and the compiler's
+ * version. The cache file holds this text, then the program, so a hit is
+ * an exact match; the file's name is only a hash of it (FNV-1a, no
+ * cryptography needed for that, and none on the start path). */
+static char *cache_source(const json_t *oci) {
   const struct scmp_version *v = seccomp_version();
-  char *s = json_dumps(oci, JSON_COMPACT | JSON_SORT_KEYS);
-  char *keyed = NULL;
-  if (s == NULL || asprintf(&keyed, "libseccomp %u.%u.%u\n%s", v->major, v->minor,
-                            v->micro, s) < 0) {
-    free(s);
-    out[0] = '\0';
-    return;
-  }
-  ctr_sha256_buf(keyed, strlen(keyed), out);
+  char *s = json_dumps(oci, JSON_COMPACT | JSON_SORT_KEYS), *out = NULL;
+  if (s != NULL && asprintf(&out, "libseccomp %u.%u.%u\n%s\n", v->major, v->minor, v->micro,
+                            s) < 0)
+    out = NULL;
   free(s);
-  free(keyed);
+  return out;
+}
+
+static unsigned long long fnv1a(const char *s) {
+  unsigned long long h = 14695981039346656037ULL;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h;
 }
 
 static int compile(const json_t *oci, char **buf, size_t *len, ctr_err *err) {
@@ -85,28 +91,40 @@ static int compile(const json_t *oci, char **buf, size_t *len, ctr_err *err) {
 
 int run_seccomp_prepare(const char *cache_dir, const json_t *oci,
                         struct run_seccomp_prog *out, ctr_err *err) {
-  char key[CTR_DIGEST_LEN + 1];
+  cleanup_free char *src = cache_source(oci);
   cleanup_free char *path = NULL;
+  cleanup_free char *file = NULL;
   char *buf = NULL;
-  size_t len = 0;
+  size_t len = 0, flen = 0, slen = src ? strlen(src) : 0;
   ctr_err e = NULL;
 
   memset(out, 0, sizeof(*out));
   if (flags_of(oci, &out->flags, err) < 0)
     return -1;
-  cache_key(oci, key);
-  if (cache_dir != NULL && key[0] &&
-      asprintf(&path, "%s/%s.bpf", cache_dir, ctr_digest_hex(key)) < 0)
+  if (src == NULL)
+    return ctr_fail(err, ENOMEM, "seccomp");
+  if (cache_dir != NULL && asprintf(&path, "%s/%016llx.bpf", cache_dir, fnv1a(src)) < 0)
     path = NULL;
-  if (path == NULL || ctr_read_file(AT_FDCWD, path, 1 << 20, &buf, &len, &e) < 0 ||
-      len == 0 || len % sizeof(struct sock_filter) != 0) {
-    ctr_err_free(&e);
-    free(buf);
-    buf = NULL;
+  if (path != NULL && ctr_read_file(AT_FDCWD, path, 2 << 20, &file, &flen, &e) == 0 &&
+      flen > slen && memcmp(file, src, slen) == 0) {
+    len = flen - slen;
+    buf = malloc(len);
+    if (buf != NULL)
+      memcpy(buf, file + slen, len);
+  }
+  ctr_err_free(&e);
+  if (buf == NULL) {
     if (compile(oci, &buf, &len, err) < 0)
       return -1;
-    if (path != NULL && ctr_mkdir_p(AT_FDCWD, cache_dir, 0700, &e) == 0)
-      ctr_atomic_write(AT_FDCWD, path, buf, len, 0600, false, &e);
+    if (path != NULL && ctr_mkdir_p(AT_FDCWD, cache_dir, 0700, &e) == 0) {
+      char *whole = malloc(slen + len);
+      if (whole != NULL) {
+        memcpy(whole, src, slen);
+        memcpy(whole + slen, buf, len);
+        ctr_atomic_write(AT_FDCWD, path, whole, slen + len, 0600, false, &e);
+        free(whole);
+      }
+    }
     ctr_err_free(&e); /* a cache that cannot be written is no cache */
   }
   if (len == 0 || len % sizeof(struct sock_filter) != 0 ||
