@@ -342,6 +342,8 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
     json_array_append_new(o->cmd, json_string(argv[optind]));
   if (o->rm && a->restart.policy != RESTART_NO)
     return ctr_usage(err, "conflicting options: --restart and --rm");
+  o->restart_policy = run_restart_name(&a->restart);
+  o->restart_max = a->restart.max;
   return 0;
 }
 
@@ -366,11 +368,6 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
   if (ctr_cli_paths(&a->cli, &paths, err) < 0)
     return -1;
   if (run_create(&paths, &a->o, &c, &config, err) < 0)
-    goto out;
-  json_object_set_new(c.state, "restart", json_pack("{s:s, s:i}", "name",
-                                                   run_restart_name(&a->restart), "max",
-                                                   a->restart.max));
-  if (run_container_save(&c, true, err) < 0)
     goto out;
   if (a->o.detach && !create_only) {
     int cls;

@@ -202,6 +202,12 @@ void ctr_format_rfc3339(time_t secs, long nsec, char *out, size_t len) {
     snprintf(out, len, "%sZ", base);
 }
 
+void ctr_now_rfc3339(char *out, size_t len) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, out, len);
+}
+
 void ctr_human_ago(const char *rfc3339, time_t now, char *out, size_t len) {
   time_t t;
   long d;

@@ -73,5 +73,7 @@ void ctr_human_ago(const char *rfc3339, time_t now, char *out, size_t len);
 int ctr_parse_rfc3339(const char *s, time_t *out);
 /* Format epoch secs as RFC 3339 UTC with nanoseconds "…Z". */
 void ctr_format_rfc3339(time_t secs, long nsec, char *out, size_t len);
+/* The current time, so formatted. */
+void ctr_now_rfc3339(char *out, size_t len);
 
 #endif

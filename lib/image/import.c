@@ -677,12 +677,6 @@ static int plan_one_layer(struct import_plan *p, struct image_blob_writer *lw,
   return import_plan_add(p, mdesc, names, err);
 }
 
-static void now_rfc3339(char *out, size_t len) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, out, len);
-}
-
 static int plan_rootfs(struct import_plan *p, int fd, const char *what,
                        const char *name, ctr_err *err) {
   struct image_blob_writer *lw = NULL;
@@ -704,7 +698,7 @@ static int plan_rootfs(struct import_plan *p, int fd, const char *what,
     json_decref(names);
     return -1;
   }
-  now_rfc3339(created, sizeof(created));
+  ctr_now_rfc3339(created, sizeof(created));
   if (asprintf(&by, "ctr-image import --rootfs %s", basename(copy)) < 0)
     by = NULL;
   config = import_new_config(diff_id, created, by ? by : "ctr-image import",

@@ -99,7 +99,6 @@ int run_container_new(const struct ctr_paths *p, const char *name, bool ephemera
   cleanup_close int dfd = -1;
   char gen[64], created[64];
   unsigned char r[34];
-  struct timespec now;
 
   memset(c, 0, sizeof(*c));
   c->ephemeral = ephemeral;
@@ -132,8 +131,7 @@ int run_container_new(const struct ctr_paths *p, const char *name, bool ephemera
     return ctr_fail(err, errno, "create container directory");
   if (asprintf(&c->dir, "%s/containers/%s", p->root, c->id) < 0)
     return ctr_fail(err, ENOMEM, "container");
-  clock_gettime(CLOCK_REALTIME, &now);
-  ctr_format_rfc3339(now.tv_sec, now.tv_nsec, created, sizeof(created));
+  ctr_now_rfc3339(created, sizeof(created));
   c->state = json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "name", name,
                        "created", created, "status", "created");
   if (c->state == NULL || run_container_save(c, true, err) < 0) {

@@ -68,18 +68,27 @@ static int write_etc_files(int dfd, const json_t *config, bool host_net, ctr_err
 }
 
 /* ctr-image next to ctr-run (a build tree or the bindir), else PATH. */
-static char *sibling_tool(const char *name) {
+/* An executable named name in our own binary's directory, or NULL. */
+static char *beside_self(const char *name) {
   char self[4096], *out = NULL;
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    if (strrchr(self, '/') != NULL)
-      *strrchr(self, '/') = '\0';
-    if (asprintf(&out, "%s/%s", self, name) >= 0 && access(out, X_OK) == 0)
-      return out;
+  if (n <= 0)
+    return NULL;
+  self[n] = '\0';
+  if (strrchr(self, '/') != NULL)
+    *strrchr(self, '/') = '\0';
+  if (asprintf(&out, "%s/%s", self, name) < 0)
+    return NULL;
+  if (access(out, X_OK) != 0) {
     free(out);
+    return NULL;
   }
-  return strdup(name);
+  return out;
+}
+
+static char *sibling_tool(const char *name) {
+  char *out = beside_self(name);
+  return out ? out : strdup(name);
 }
 
 /* Missing layers are ctr-image's business: ctr-run runs `ctr-image unpack`
@@ -230,23 +239,9 @@ static int seccomp_for(const struct run_opts *o, const json_t *caps, json_t **ou
 /* ctr-init lives next to ctr-run (build tree or bindir), or $CTR_INIT. */
 static char *find_init(void) {
   const char *env = getenv("CTR_INIT");
-  char self[4096], *out = NULL;
-  ssize_t n;
   if (env != NULL && *env)
     return access(env, X_OK) == 0 ? strdup(env) : NULL;
-  n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0)
-    return NULL;
-  self[n] = '\0';
-  if (strrchr(self, '/') != NULL)
-    *strrchr(self, '/') = '\0';
-  if (asprintf(&out, "%s/ctr-init", self) < 0)
-    return NULL;
-  if (access(out, X_OK) != 0) {
-    free(out);
-    return NULL;
-  }
-  return out;
+  return beside_self("ctr-init");
 }
 
 /* In a user namespace the container's root is an unprivileged uid that
@@ -370,6 +365,9 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
     json_object_set_new(st, "rm", json_boolean(o->rm));
     json_object_set_new(st, "stop_signal", json_string(o->stop_signal ? o->stop_signal : "SIGTERM"));
     json_object_set_new(st, "stop_timeout", json_integer(o->stop_timeout >= 0 ? o->stop_timeout : 10));
+    json_object_set_new(st, "restart", json_pack("{s:s, s:i}", "name",
+                                                 o->restart_policy ? o->restart_policy : "no",
+                                                 "max", o->restart_max));
     json_object_set_new(st, "hostname", json_string(ctr_json_str(config, "hostname")));
   }
   if (run_container_save(c, true, err) < 0)

@@ -58,7 +58,6 @@ static char *valid_utf8(const char *in, size_t len, size_t *outlen) {
 }
 
 void run_log_line(int logfd, const char *stream, const char *raw, size_t rawlen) {
-  struct timespec ts;
   char when[64];
   json_t *j;
   char *s;
@@ -69,8 +68,7 @@ void run_log_line(int logfd, const char *stream, const char *raw, size_t rawlen)
   line = valid_utf8(raw, rawlen, &len);
   if (line == NULL)
     return;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, when, sizeof(when));
+  ctr_now_rfc3339(when, sizeof(when));
   j = json_pack("{s:s, s:s, s:s%}", "stream", stream, "time", when, "log", line, len);
   free(line);
   if (j == NULL)

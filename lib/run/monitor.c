@@ -112,12 +112,8 @@ static int run_once(struct monitor *m, int *status) {
   errs.fd = tty ? -1 : pe[0];
   if (run_state_running(m->p, m->c, s.pid, getpid(), "running", &err) < 0)
     ctr_err_free(&err);
-  if (m->pidfile != NULL) {
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%d\n", s.pid);
-    if (ctr_atomic_write(AT_FDCWD, m->pidfile, buf, (size_t)n, 0644, false, &err) < 0)
-      ctr_err_free(&err);
-  }
+  if (m->pidfile != NULL && run_pidfile_write(m->pidfile, s.pid, &err) < 0)
+    ctr_err_free(&err);
   report_start(m, 0, NULL);
 
   sigemptyset(&set);
@@ -209,9 +205,7 @@ static void monitor_main(struct monitor *m) {
     json_object_set_new(m->c->state, "exit_code", json_integer(code));
     {
       char when[64];
-      struct timespec now;
-      clock_gettime(CLOCK_REALTIME, &now);
-      ctr_format_rfc3339(now.tv_sec, now.tv_nsec, when, sizeof(when));
+      ctr_now_rfc3339(when, sizeof(when));
       json_object_set_new(m->c->state, "finished", json_string(when));
     }
     if (run_container_save(m->c, false, &err) < 0)

@@ -33,6 +33,8 @@ struct run_opts {
   const char *cgroup_parent; /* the container's cgroup is <parent>/<id> */
   const char *stop_signal;
   int stop_timeout;
+  const char *restart_policy; /* --restart, as run_restart_name gives it */
+  int restart_max;
   int64_t memory, memory_swap, memory_reservation; /* bytes, 0 unset */
   int64_t cpu_quota;
   uint64_t cpu_period, cpu_shares;

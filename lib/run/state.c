@@ -54,12 +54,6 @@ unsigned long long run_pid_start_time(pid_t pid) {
   return start;
 }
 
-static void now_rfc3339(char *out, size_t len) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, out, len);
-}
-
 int run_state_refresh(const struct ctr_paths *p, struct run_container *c,
                       ctr_err *err) {
   cleanup_free char *path = run_state_rundir_path(p, c->id, ".json");
@@ -104,7 +98,7 @@ int run_state_running(const struct ctr_paths *p, struct run_container *c,
   char when[64];
   if (path == NULL)
     return ctr_fail(err, ENOMEM, "state");
-  now_rfc3339(when, sizeof(when));
+  ctr_now_rfc3339(when, sizeof(when));
   run = json_pack("{s:s, s:i, s:I, s:i, s:I, s:s}", "status", status, "pid", (int)pid,
                   "pid_start", (json_int_t)run_pid_start_time(pid), "monitor_pid",
                   (int)monitor, "monitor_start", (json_int_t)run_pid_start_time(monitor),
@@ -124,7 +118,7 @@ int run_state_exited(const struct ctr_paths *p, struct run_container *c,
                      int exit_code, bool oom, ctr_err *err) {
   cleanup_free char *path = run_state_rundir_path(p, c->id, ".json");
   char when[64];
-  now_rfc3339(when, sizeof(when));
+  ctr_now_rfc3339(when, sizeof(when));
   json_object_set_new(c->state, "status", json_string("exited"));
   json_object_set_new(c->state, "exit_code", json_integer(exit_code));
   json_object_set_new(c->state, "oom_killed", json_boolean(oom));
@@ -136,6 +130,12 @@ int run_state_exited(const struct ctr_paths *p, struct run_container *c,
   if (path != NULL)
     unlink(path);
   return 0;
+}
+
+int run_pidfile_write(const char *path, pid_t pid, ctr_err *err) {
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%d\n", pid);
+  return ctr_atomic_write(AT_FDCWD, path, buf, (size_t)n, 0644, false, err);
 }
 
 int run_state_request_stop(const struct ctr_paths *p, const char *id, ctr_err *err) {

@@ -51,6 +51,8 @@ void run_state_clear_stop(const struct ctr_paths *p, const char *id);
 /* The kernel's start time of a pid (field 22 of /proc/PID/stat), 0 if
  * it does not exist. */
 unsigned long long run_pid_start_time(pid_t pid);
+/* --pidfile: the container's pid, atomically. */
+int run_pidfile_write(const char *path, pid_t pid, ctr_err *err);
 /* Path of a file under $CTR_RUNDIR/containers (made on demand). */
 char *run_state_rundir_path(const struct ctr_paths *p, const char *id,
                             const char *suffix);

@@ -25,12 +25,6 @@
 #include "relay.h"
 #include "state.h"
 
-static int write_pidfile(const char *path, pid_t pid, ctr_err *err) {
-  char buf[32];
-  int n = snprintf(buf, sizeof(buf), "%d\n", pid);
-  return ctr_atomic_write(AT_FDCWD, path, buf, (size_t)n, 0644, false, err);
-}
-
 /* The foreground's streams: the container's output (a pty master, or
  * two pipes) goes both to our stdout/stderr and to the log. */
 struct fg_io {
@@ -217,7 +211,7 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
     return -1;
   }
   if (run_state_running(sv->paths, c, s.pid, getpid(), "running", err) < 0 ||
-      (sv->pidfile && write_pidfile(sv->pidfile, s.pid, err) < 0)) {
+      (sv->pidfile && run_pidfile_write(sv->pidfile, s.pid, err) < 0)) {
     kill(s.pid, SIGKILL);
   }
   if (s.pty_master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
