@@ -11,7 +11,7 @@ DESTDIR ?=
 
 CC ?= cc
 BUILD ?= build
-PKGS := jansson libarchive libcrypto libseccomp libcap
+PKGS := jansson libarchive libcrypto libseccomp libcap libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -37,6 +37,14 @@ $(BUILD)/bin/ctr-init: bin/ctr-init.c
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (static)"
 	@$(CC) $(WARN) -std=gnu11 -O2 -static -o $@ $<
+
+# ctr-monitor waits behind every detached container for as long as it
+# runs: static, with only the log writer and jansson, so it stays small.
+$(BUILD)/bin/ctr-monitor: $(BUILD)/bin/ctr-monitor.o $(BUILD)/libctr.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -static -o $@ $(BUILD)/bin/ctr-monitor.o $(BUILD)/libctr.a \
+	  $$(pkg-config --libs --static jansson)
 
 # The probe runs inside test containers, so it is static: it needs nothing
 # from the image it is copied into.

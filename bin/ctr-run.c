@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,6 +464,61 @@ out:
   return ret;
 }
 
+/* `ctr-run _monitor-exit`: ctr-monitor's call when the container ended
+ * (see ctr-monitor(1)). Not for people; it records the end and applies
+ * the restart policy in the monitor's own process. */
+static int cmd_monitor_exit(struct args *a, int argc, char **argv, ctr_err *err) {
+  struct ctr_paths paths = {0};
+  struct run_container c = {0};
+  struct run_monitor_exit e = {.delay_ms = 100};
+  json_t *config = NULL;
+  int opt, ret = -1;
+  static const struct option opts[] = {{"status", required_argument, NULL, 's'},
+                                       {"count", required_argument, NULL, 'c'},
+                                       {"delay", required_argument, NULL, 'd'},
+                                       {"ran", required_argument, NULL, 'r'},
+                                       {"pidfile", required_argument, NULL, 'f'},
+                                       CTR_CLI_LONGOPTS, {0, 0, 0, 0}};
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    long *dst = NULL, v;
+    char *end;
+    if (ctr_cli_common(&a->cli, opt, optarg))
+      continue;
+    if (opt == 'f') {
+      e.pidfile = optarg;
+      continue;
+    }
+    if (opt != 's' && opt != 'c' && opt != 'd' && opt != 'r')
+      return ctr_cli_bad_option(&a->cli, argc, argv, err);
+    errno = 0;
+    v = strtol(optarg, &end, 10);
+    if (errno || *end || end == optarg || v < 0 || v > INT_MAX)
+      return ctr_usage(err, "_monitor-exit: bad number %s", optarg);
+    if (opt == 's')
+      e.status = (int)v;
+    else if (opt == 'c')
+      e.count = (int)v;
+    else
+      dst = opt == 'd' ? &e.delay_ms : &e.ran_s;
+    if (dst != NULL)
+      *dst = v;
+  }
+  if (a->cli.help || a->cli.version)
+    return 0;
+  if (argc - optind != 1)
+    return ctr_usage(err, "_monitor-exit needs one CONTAINER");
+  if (ctr_cli_paths(&a->cli, &paths, err) < 0)
+    return -1;
+  if (run_container_find(&paths, argv[optind], &c, err) == 0 &&
+      run_config_load(&c, &config, err) == 0)
+    ret = run_monitor_exit(&paths, &c, config, &e);
+  json_decref(config);
+  run_container_free(&c);
+  ctr_paths_free(&paths);
+  return ret;
+}
+
 int main(int argc, char **argv) {
   struct args a;
   ctr_err err = NULL;
@@ -476,6 +532,8 @@ int main(int argc, char **argv) {
   ctr_log_init(a.cli.prog, false);
   if (start) {
     cmd_start(&a, argc - 1, argv + 1, &status, &err);
+  } else if (argc > 1 && strcmp(argv[1], "_monitor-exit") == 0) {
+    status = cmd_monitor_exit(&a, argc - 1, argv + 1, &err) < 0 ? 1 : 0;
   } else {
     if (argc > 1 && strcmp(argv[1], "create") == 0) {
       create_only = true;

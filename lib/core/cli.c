@@ -161,53 +161,6 @@ void ctr_human_size(double bytes, char *out, size_t len) {
     snprintf(out, len, "%.3g%s", bytes, units[u]);
 }
 
-int ctr_parse_rfc3339(const char *s, time_t *out) {
-  struct tm tm;
-  const char *p;
-  long off = 0;
-  memset(&tm, 0, sizeof(tm));
-  p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (p == NULL)
-    return -1;
-  if (*p == '.') {
-    p++;
-    while (*p >= '0' && *p <= '9')
-      p++;
-  }
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int hh, mm;
-    if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-      return -1;
-    off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-    p += 6;
-  } else {
-    return -1;
-  }
-  if (*p != '\0')
-    return -1;
-  *out = timegm(&tm) - off;
-  return 0;
-}
-
-void ctr_format_rfc3339(time_t secs, long nsec, char *out, size_t len) {
-  struct tm tm;
-  char base[32];
-  gmtime_r(&secs, &tm);
-  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (nsec > 0)
-    snprintf(out, len, "%s.%09ldZ", base, nsec);
-  else
-    snprintf(out, len, "%sZ", base);
-}
-
-void ctr_now_rfc3339(char *out, size_t len) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ctr_format_rfc3339(ts.tv_sec, ts.tv_nsec, out, len);
-}
-
 void ctr_human_ago(const char *rfc3339, time_t now, char *out, size_t len) {
   time_t t;
   long d;

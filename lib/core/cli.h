@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "paths.h"
+#include "rfc3339.h"
 
 #define CTR_VERSION "0.1.0"
 
@@ -69,11 +70,5 @@ void ctr_table_free(struct ctr_table *t);
 void ctr_human_size(double bytes, char *out, size_t len);
 /* "3 hours ago" from an RFC 3339 time; "" when unparsable. */
 void ctr_human_ago(const char *rfc3339, time_t now, char *out, size_t len);
-/* Parse RFC 3339 ("2006-01-02T15:04:05[.frac](Z|±hh:mm)") to epoch secs. */
-int ctr_parse_rfc3339(const char *s, time_t *out);
-/* Format epoch secs as RFC 3339 UTC with nanoseconds "…Z". */
-void ctr_format_rfc3339(time_t secs, long nsec, char *out, size_t len);
-/* The current time, so formatted. */
-void ctr_now_rfc3339(char *out, size_t len);
 
 #endif

@@ -67,9 +67,7 @@ static int write_etc_files(int dfd, const json_t *config, bool host_net, ctr_err
   return write_resolv(dfd, host_net, err);
 }
 
-/* ctr-image next to ctr-run (a build tree or the bindir), else PATH. */
-/* An executable named name in our own binary's directory, or NULL. */
-static char *beside_self(const char *name) {
+char *run_beside_self(const char *name) {
   char self[4096], *out = NULL;
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (n <= 0)
@@ -87,7 +85,7 @@ static char *beside_self(const char *name) {
 }
 
 static char *sibling_tool(const char *name) {
-  char *out = beside_self(name);
+  char *out = run_beside_self(name);
   return out ? out : strdup(name);
 }
 
@@ -241,7 +239,7 @@ static char *find_init(void) {
   const char *env = getenv("CTR_INIT");
   if (env != NULL && *env)
     return access(env, X_OK) == 0 ? strdup(env) : NULL;
-  return beside_self("ctr-init");
+  return run_beside_self("ctr-init");
 }
 
 /* In a user namespace the container's root is an unprivileged uid that

@@ -20,4 +20,8 @@ int run_rootfs_unmount(struct run_container *c, ctr_err *err);
 /* Load config.json of a container. */
 int run_config_load(struct run_container *c, json_t **config, ctr_err *err);
 
+/* An executable named name in our own binary's directory (a build tree
+ * or the bindir: the tools are installed together), or NULL. */
+char *run_beside_self(const char *name);
+
 #endif

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/cli.h"
+#include "core/rfc3339.h"
 
 int run_log_open(const struct run_container *c) {
   char path[4200];
@@ -19,13 +19,16 @@ int run_log_open(const struct run_container *c) {
   return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
-/* JSON strings are UTF-8: bytes that are not become U+FFFD, as docker's
- * json-file does. Returns a malloc'd copy, *outlen its length. */
-static char *valid_utf8(const char *in, size_t len, size_t *outlen) {
-  char *out = malloc(len * 3 + 1);
+/* One json-file record, written by hand rather than through jansson:
+ * the static ctr-monitor writes every line of a detached container and
+ * stays small without a JSON library (docker's json-file writer is
+ * hand-made for the same reason). The only free text is the line itself:
+ * escaped as RFC 8259 asks, and bytes that are not UTF-8 become U+FFFD,
+ * as docker does. ctr-logs reads it back with jansson, and the unit
+ * tests check that every input round-trips. */
+static size_t put_escaped(char *out, const char *in, size_t len) {
+  static const char hex[] = "0123456789abcdef";
   size_t o = 0;
-  if (out == NULL)
-    return NULL;
   for (size_t i = 0; i < len;) {
     unsigned char c = (unsigned char)in[i];
     size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
@@ -43,49 +46,66 @@ static char *valid_utf8(const char *in, size_t len, size_t *outlen) {
       unsigned char c1 = (unsigned char)in[i + 1];
       ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
     }
-    if (ok) {
-      memcpy(out + o, in + i, n);
-      o += n;
-      i += n;
-    } else {
+    if (!ok) {
       memcpy(out + o, "\xef\xbf\xbd", 3);
       o += 3;
       i++;
+      continue;
+    }
+    if (n > 1) {
+      memcpy(out + o, in + i, n);
+      o += n;
+      i += n;
+      continue;
+    }
+    i++;
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      out[o++] = '\\';
+      out[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+    } else if (c < 0x20) {
+      memcpy(out + o, "\\u00", 4);
+      out[o + 4] = hex[c >> 4];
+      out[o + 5] = hex[c & 15];
+      o += 6;
+    } else {
+      out[o++] = (char)c;
     }
   }
-  *outlen = o;
-  return out;
+  return o;
+}
+
+static size_t put_str(char *out, const char *s) {
+  size_t n = strlen(s);
+  memcpy(out, s, n);
+  return n;
 }
 
 void run_log_line(int logfd, const char *stream, const char *raw, size_t rawlen) {
   char when[64];
-  json_t *j;
-  char *s;
-  size_t len = 0;
-  char *line;
+  char *rec;
+  size_t o = 0;
   if (logfd < 0)
     return;
-  line = valid_utf8(raw, rawlen, &len);
-  if (line == NULL)
+  /* each input byte takes at most 6 output bytes ("\u001f") */
+  rec = malloc(rawlen * 6 + 128);
+  if (rec == NULL)
     return;
   ctr_now_rfc3339(when, sizeof(when));
-  j = json_pack("{s:s, s:s, s:s%}", "stream", stream, "time", when, "log", line, len);
-  free(line);
-  if (j == NULL)
-    return;
-  s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(j);
-  if (s == NULL)
-    return;
-  {
-    size_t n = strlen(s);
-    s[n] = '\n';
-    /* one write per record: readers never see half of one */
-    if (write(logfd, s, n + 1) < 0) {
-      /* a full disk loses log lines, never the container */
-    }
+  o += put_str(rec + o, "{\"stream\":\"");
+  o += put_str(rec + o, stream);
+  o += put_str(rec + o, "\",\"time\":\"");
+  o += put_str(rec + o, when);
+  o += put_str(rec + o, "\",\"log\":\"");
+  o += put_escaped(rec + o, raw, rawlen);
+  o += put_str(rec + o, "\"}\n");
+  /* one write per record: readers never see half of one */
+  if (write(logfd, rec, o) < 0) {
+    /* a full disk loses log lines, never the container */
   }
-  free(s);
+  free(rec);
 }
 
 static void echo(int fd, const char *buf, size_t len) {
@@ -130,4 +150,20 @@ int run_log_drain(struct run_log_stream *st, int logfd) {
 void run_log_drain_all(struct run_log_stream *st, int logfd) {
   while (run_log_drain(st, logfd) == 0)
     ;
+}
+
+/* After the container's end, take what is already written without
+ * waiting for writers it may have left behind. */
+void run_log_drain_now(struct run_log_stream *st, int logfd) {
+  if (st->fd < 0)
+    return;
+  fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
+  while (run_log_drain(st, logfd) == 0) {
+    struct pollfd p = {st->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0)
+      break;
+  }
+  if (st->len > 0)
+    run_log_line(logfd, st->name, st->buf, st->len);
+  st->len = 0;
 }

@@ -20,6 +20,9 @@ int run_log_open(const struct run_container *c);
 /* Read what st->fd has; log every whole line (a full buffer counts as a
  * line, as docker splits long ones). Returns -1 at EOF or error. */
 int run_log_drain(struct run_log_stream *st, int logfd);
+/* After the container's end: what is already written, without waiting
+ * for writers it may have left behind (a partial line is logged too). */
+void run_log_drain_now(struct run_log_stream *st, int logfd);
 /* Everything until EOF. */
 void run_log_drain_all(struct run_log_stream *st, int logfd);
 void run_log_line(int logfd, const char *stream, const char *line, size_t len);

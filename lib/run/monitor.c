@@ -55,16 +55,23 @@ const char *run_restart_name(const struct run_restart *r) {
   return names[r->policy];
 }
 
-/* ---- one run of the container --------------------------------------------- */
+/* ---- the monitor ------------------------------------------------------------
+ *
+ * One process per detached container, its parent, made by ctr-run -d
+ * (fork, setsid, fork). It starts the container, then execs ctr-monitor,
+ * a small static program that only logs and waits. When the container
+ * ends, ctr-monitor execs `ctr-run _monitor-exit` (run_monitor_exit
+ * below) which records the end and, to restart, starts the container
+ * again in the same process and goes back to ctr-monitor. */
 
 struct monitor {
   const struct ctr_paths *p;
   struct run_container *c;
   const json_t *config;
-  int logfd;
-  int report; /* to ctr-run until the first start; -1 after */
-  const char *pidfile;
-  bool oom;   /* the last run was OOM-killed */
+  int report;          /* to ctr-run until the first start; -1 after */
+  const char *pidfile; /* absolute, or NULL */
+  int count;           /* restarts so far */
+  long delay_ms;       /* the next restart's backoff */
 };
 
 static void report_start(struct monitor *m, int exit_class, const char *msg) {
@@ -79,70 +86,93 @@ static void report_start(struct monitor *m, int exit_class, const char *msg) {
   m->report = -1;
 }
 
-/* Run the container once; its wait status in *status. -1: it never ran. */
-static int run_once(struct monitor *m, int *status) {
+static void log_error(const struct run_container *c, const char *msg) {
+  int fd = run_log_open(c);
+  run_log_line(fd, "stderr", msg, strlen(msg));
+  if (fd >= 0)
+    close(fd);
+}
+
+/* Put fd at target (3, 4, 5), without CLOEXEC; -1 closes target. */
+static int place_fd(int fd, int target) {
+  if (fd < 0) {
+    close(target);
+    return 0;
+  }
+  if (fd == target)
+    return fcntl(fd, F_SETFD, 0);
+  return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+/* Start the container once and become its ctr-monitor. Returns only if
+ * it did not start, with its wait status (the exit class << 8). */
+static int spawn(struct monitor *m) {
   struct run_start s = {.bundle = m->c->dir, .config = m->config};
-  struct run_log_stream out = {.name = "stdout", .echo_fd = -1};
-  struct run_log_stream errs = {.name = "stderr", .echo_fd = -1};
-  int po[2] = {-1, -1}, pe[2] = {-1, -1}, exit_class = RUN_EXIT_FAILED;
+  int po[2] = {-1, -1}, pe[2] = {-1, -1}, exit_class = RUN_EXIT_FAILED, logfd = -1;
   cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  cleanup_close int sfd = -1;
-  sigset_t set;
+  cleanup_free char *monitor = run_beside_self("ctr-monitor");
+  cleanup_free char *cache = NULL;
+  char pid_s[32], count_s[32], delay_s[32];
   ctr_err err = NULL;
   bool tty = json_is_true(json_object_get(json_object_get(m->config, "process"), "terminal"));
-  cleanup_free char *cache = NULL;
 
   if (asprintf(&cache, "%s/seccomp", m->p->rundir) >= 0)
     s.seccomp_cache = cache;
-
-  if (run_rootfs_mount(m->c, &err) < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+  if (monitor == NULL) {
+    ctr_fail(&err, ENOENT, "ctr-monitor is not installed beside ctr-run");
+    goto fail;
+  }
+  logfd = run_log_open(m->c);
+  if (logfd < 0) {
+    ctr_fail(&err, errno, "open the log");
+    goto fail;
+  }
+  if (run_rootfs_mount(m->c, &err) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
+      (!tty && pipe2(pe, O_CLOEXEC) < 0)) {
     if (err == NULL)
       ctr_fail(&err, errno, "pipe");
     goto fail;
   }
   s.stdio[0] = devnull;
   s.stdio[1] = po[1];
-  s.stdio[2] = pe[1];
+  s.stdio[2] = tty ? po[1] : pe[1];
   if (run_process_start(&s, &exit_class, &err) < 0)
     goto fail;
-  close(po[1]);
-  close(pe[1]);
-  po[1] = pe[1] = -1;
-  out.fd = tty ? s.pty_master : po[0];
-  errs.fd = tty ? -1 : pe[0];
   if (run_state_running(m->p, m->c, s.pid, getpid(), "running", &err) < 0)
     ctr_err_free(&err);
   if (m->pidfile != NULL && run_pidfile_write(m->pidfile, s.pid, &err) < 0)
     ctr_err_free(&err);
   report_start(m, 0, NULL);
+  run_cgroup_free(s.cgroup);
 
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  for (bool done = false; !done;) {
-    struct pollfd fds[3] = {{sfd, POLLIN, 0}, {out.fd, POLLIN, 0}, {errs.fd, POLLIN, 0}};
-    struct signalfd_siginfo si;
-    if (poll(fds, 3, -1) < 0 && errno != EINTR)
-      break;
-    if (fds[1].revents && run_log_drain(&out, m->logfd) < 0)
-      out.fd = -1;
-    if (fds[2].revents && run_log_drain(&errs, m->logfd) < 0)
-      errs.fd = -1;
-    while (read(sfd, &si, sizeof(si)) > 0)
-      ;
-    done = waitpid(s.pid, status, WNOHANG) == s.pid;
+  /* The fds ctr-monitor reads: 3 log, 4 output (or the pty), 5 stderr. A
+   * source may sit on a target number, so move them all high first. */
+  {
+    int log_hi = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+    int out_hi = fcntl(tty ? s.pty_master : po[0], F_DUPFD_CLOEXEC, 10);
+    int err_hi = tty ? -1 : fcntl(pe[0], F_DUPFD_CLOEXEC, 10);
+    if (log_hi < 0 || out_hi < 0 || (!tty && err_hi < 0) || place_fd(log_hi, 3) < 0 ||
+        place_fd(out_hi, 4) < 0 || place_fd(err_hi, 5) < 0) {
+      ctr_fail(&err, errno, "pass descriptors to ctr-monitor");
+    } else {
+      char *argv[] = {monitor, "--root", m->p->root, "--rundir", m->p->rundir, "--pid", pid_s,
+                      "--count", count_s, "--delay", delay_s,
+                      m->pidfile ? "--pidfile" : NULL, (char *)m->pidfile, NULL, NULL};
+      snprintf(pid_s, sizeof(pid_s), "%d", (int)s.pid);
+      snprintf(count_s, sizeof(count_s), "%d", m->count);
+      snprintf(delay_s, sizeof(delay_s), "%ld", m->delay_ms);
+      argv[m->pidfile ? 13 : 11] = m->c->id;
+      execv(monitor, argv);
+      ctr_fail(&err, errno, "exec %s", monitor);
+    }
   }
-  /* what the container wrote last */
-  run_log_drain_all(&out, m->logfd);
-  run_log_drain_all(&errs, m->logfd);
-  close(po[0]);
-  close(pe[0]);
-  if (s.pty_master >= 0)
-    close(s.pty_master);
-  if (run_supervise_finish(m->p, m->c, m->config, s.cgroup, *status, false, false, &m->oom,
-                           &err) < 0)
-    ctr_err_free(&err);
-  return 0;
+  /* Without a monitor nothing would record its end: end it now. */
+  {
+    int status;
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, &status, 0);
+    exit_class = RUN_EXIT_FAILED;
+  }
 fail:
   for (int i = 0; i < 2; i++) {
     if (po[i] >= 0)
@@ -150,18 +180,25 @@ fail:
     if (pe[i] >= 0)
       close(pe[i]);
   }
+  if (logfd >= 0)
+    close(logfd);
   report_start(m, exit_class, err ? err->msg : "start failed");
   if (err != NULL)
-    run_log_line(m->logfd, "stderr", err->msg, strlen(err->msg));
+    log_error(m->c, err->msg);
   ctr_err_free(&err);
   {
     ctr_err e = NULL;
+    struct run_cgroup *cg = NULL;
+    if (run_container_cgroup(m->c, m->config, &cg, &e) == 0 && cg != NULL)
+      run_cgroup_destroy(cg, &e); /* frees cg */
+    ctr_err_free(&e);
     run_rootfs_unmount(m->c, &e);
     ctr_err_free(&e);
   }
-  *status = exit_class << 8;
-  return -1;
+  return exit_class << 8;
 }
+
+static void end_for_good(struct monitor *m, int status, bool oom);
 
 static bool should_restart(const struct run_restart *r, int code, int count, bool stopped) {
   if (stopped)
@@ -176,31 +213,32 @@ static bool should_restart(const struct run_restart *r, int code, int count, boo
   }
 }
 
-static void monitor_main(struct monitor *m) {
+/* A run ended with status after ran_s seconds: record it, then restart
+ * (spawn, which does not return on success) or make the end final. */
+static void after_exit(struct monitor *m, int status, long ran_s) {
   struct run_restart r = {0};
   json_t *rs = json_object_get(m->c->state, "restart");
-  int count = 0, status = 0;
-  long delay_ms = 100;
   ctr_err err = NULL;
+  bool oom = false;
 
   if (ctr_json_str(rs, "name") && run_restart_parse(ctr_json_str(rs, "name"), &r, &err) < 0)
     ctr_err_free(&err);
   r.max = (int)json_integer_value(json_object_get(rs, "max"));
   for (;;) {
-    struct timespec t0, t1;
-    int code;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (run_once(m, &status) < 0 && count == 0)
-      break; /* never started: ctr-run reports it */
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    code = run_exit_code(status);
-    if (!should_restart(&r, code, count, run_state_stop_requested(m->p, m->c->id)))
+    int code = run_exit_code(status);
+    struct run_cgroup *cg = NULL;
+    if (run_container_cgroup(m->c, m->config, &cg, &err) < 0)
+      ctr_err_free(&err);
+    /* frees cg */
+    if (run_supervise_finish(m->p, m->c, m->config, cg, status, false, false, &oom, &err) < 0)
+      ctr_err_free(&err);
+    if (!should_restart(&r, code, m->count, run_state_stop_requested(m->p, m->c->id)))
       break;
     /* docker's backoff: doubling from 100 ms, reset after 10 s of running */
-    if (t1.tv_sec - t0.tv_sec >= 10)
-      delay_ms = 100;
-    count++;
-    json_object_set_new(m->c->state, "restart_count", json_integer(count));
+    if (ran_s >= 10)
+      m->delay_ms = 100;
+    m->count++;
+    json_object_set_new(m->c->state, "restart_count", json_integer(m->count));
     /* what ended, for ctr-ps's "Restarting (N)" */
     json_object_set_new(m->c->state, "exit_code", json_integer(code));
     {
@@ -213,16 +251,24 @@ static void monitor_main(struct monitor *m) {
     if (run_state_running(m->p, m->c, getpid(), getpid(), "restarting", &err) < 0)
       ctr_err_free(&err);
     /* wait out the backoff, but a ctr-stop ends the wait */
-    for (long waited = 0; waited < delay_ms && !run_state_stop_requested(m->p, m->c->id);
+    for (long waited = 0; waited < m->delay_ms && !run_state_stop_requested(m->p, m->c->id);
          waited += 100) {
       struct timespec d = {0, 100 * 1000000L};
       while (nanosleep(&d, &d) < 0 && errno == EINTR)
         ;
     }
-    delay_ms = delay_ms * 2 > 60000 ? 60000 : delay_ms * 2;
+    m->delay_ms = m->delay_ms * 2 > 60000 ? 60000 : m->delay_ms * 2;
     if (run_state_stop_requested(m->p, m->c->id))
       break;
+    status = spawn(m);
+    ran_s = 0;
   }
+  end_for_good(m, status, oom);
+}
+
+/* No restart: the end is final. */
+static void end_for_good(struct monitor *m, int status, bool oom) {
+  ctr_err err = NULL;
   run_state_clear_stop(m->p, m->c->id);
   if (m->pidfile != NULL)
     unlink(m->pidfile);
@@ -232,9 +278,17 @@ static void monitor_main(struct monitor *m) {
       unlink(run);
     run_container_delete(m->c, &err);
   } else {
-    run_state_exited(m->p, m->c, run_exit_code(status), m->oom, &err);
+    run_state_exited(m->p, m->c, run_exit_code(status), oom, &err);
   }
   ctr_err_free(&err);
+}
+
+int run_monitor_exit(const struct ctr_paths *p, struct run_container *c, const json_t *config,
+                     const struct run_monitor_exit *e) {
+  struct monitor m = {.p = p, .c = c, .config = config, .report = -1, .pidfile = e->pidfile,
+                      .count = e->count, .delay_ms = e->delay_ms};
+  after_exit(&m, e->status, e->ran_s);
+  return 0;
 }
 
 int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
@@ -256,8 +310,9 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
   if (mid == 0) {
     /* Leave the caller's session and process group, then fork again so
      * the monitor is no session leader and is reparented away from us. */
-    struct monitor m = {.p = p, .c = c, .config = config, .report = rp[1], .pidfile = pidfile};
-    int devnull;
+    struct monitor m = {.p = p, .c = c, .config = config, .report = rp[1], .pidfile = pidfile,
+                        .delay_ms = 100};
+    int devnull, status;
     close(rp[0]);
     if (setsid() < 0)
       _exit(RUN_EXIT_FAILED);
@@ -268,13 +323,9 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
       dup2(devnull, fd);
     if (chdir("/") < 0) {
     }
-    prctl(PR_SET_NAME, "ctr-monitor", 0, 0, 0);
-    m.logfd = run_log_open(c);
-    if (m.logfd < 0) {
-      report_start(&m, RUN_EXIT_FAILED, "cannot open the log");
-      _exit(RUN_EXIT_FAILED);
-    }
     {
+      /* SIGCHLD stays blocked through the execs: ctr-monitor reads it
+       * from a signalfd. */
       sigset_t set;
       sigemptyset(&set);
       sigaddset(&set, SIGCHLD);
@@ -282,7 +333,10 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
       signal(SIGHUP, SIG_IGN);
       signal(SIGPIPE, SIG_IGN);
     }
-    monitor_main(&m);
+    /* spawn returns only if it did not start: ctr-run says why, and a
+     * restart policy does not retry what never ran */
+    status = spawn(&m);
+    end_for_good(&m, status, false);
     _exit(0);
   }
   close(rp[1]);

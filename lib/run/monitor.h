@@ -29,4 +29,18 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
                       const json_t *config, const char *pidfile, int *exit_class,
                       ctr_err *err);
 
+/* `ctr-run _monitor-exit`, exec'd by ctr-monitor when the container
+ * ended: what it passes on. */
+struct run_monitor_exit {
+  int status;          /* the wait status */
+  int count;           /* restarts so far */
+  long delay_ms;       /* the next backoff */
+  long ran_s;          /* how long this run lasted */
+  const char *pidfile; /* or NULL */
+};
+/* Record the end; restart (this process becomes the monitor again) or
+ * make the end final. */
+int run_monitor_exit(const struct ctr_paths *p, struct run_container *c, const json_t *config,
+                     const struct run_monitor_exit *e);
+
 #endif

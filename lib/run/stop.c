@@ -26,6 +26,7 @@
 #include "create.h"
 #include "process.h"
 #include "state.h"
+#include "supervise.h"
 
 /* How long a monitor gets to record the end once the process is gone
  * (it destroys the cgroup, retrying while the last processes exit). */
@@ -391,40 +392,13 @@ static int reload_state(struct run_container *c, ctr_err *err) {
 /* Open the container's cgroup (config.json's linux.cgroupsPath, or
  * ctr/<id> when the config is unreadable). *cg stays NULL, and 0 is
  * returned, when it has none or it is not there. */
-static int cgroup_of(struct run_container *c, struct run_cgroup **cg, ctr_err *err) {
-  cleanup_json json_t *config = NULL;
-  cleanup_free char *fallback = NULL;
-  const char *path;
-  ctr_err e = NULL;
-  *cg = NULL;
-  if (run_config_load(c, &config, &e) < 0)
-    ctr_err_free(&e);
-  path = ctr_json_str(json_object_get(config, "linux"), "cgroupsPath");
-  if (path == NULL && config != NULL)
-    return 0; /* made without a cgroup */
-  if (path == NULL) {
-    if (asprintf(&fallback, "ctr/%s", c->id) < 0)
-      return ctr_fail(err, ENOMEM, "cgroup");
-    path = fallback;
-  }
-  if (run_cgroup_open(path, cg, &e) < 0) {
-    if (e != NULL && e->errnum == ENOENT) {
-      ctr_err_free(&e);
-      return 0;
-    }
-    *err = e;
-    return -1;
-  }
-  return 0;
-}
-
 /* Kill what is left in the container's cgroup and remove it; *oom says
  * whether the OOM killer struck. A cgroup that is not there is fine. */
 static int cgroup_remove(struct run_container *c, bool *oom, ctr_err *err) {
   struct run_cgroup *cg = NULL;
   ctr_err e = NULL;
   *oom = false;
-  if (cgroup_of(c, &cg, err) < 0)
+  if (run_container_cgroup(c, NULL, &cg, err) < 0)
     return -1;
   if (cg == NULL)
     return 0;
@@ -521,7 +495,7 @@ static int await_record(const struct ctr_paths *p, struct run_container *c,
 static int kill_all(struct run_container *c, const struct proc *pr, ctr_err *err) {
   struct run_cgroup *cg = NULL;
   ctr_err e = NULL;
-  if (cgroup_of(c, &cg, &e) == 0 && cg != NULL && run_cgroup_kill(cg, SIGKILL, &e) < 0)
+  if (run_container_cgroup(c, NULL, &cg, &e) == 0 && cg != NULL && run_cgroup_kill(cg, SIGKILL, &e) < 0)
     ctr_debug("container %.12s: kill its cgroup: %s", c->id, e->msg);
   run_cgroup_free(cg);
   ctr_err_free(&e);

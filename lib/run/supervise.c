@@ -34,22 +34,6 @@ struct fg_io {
   struct run_log_stream out, errs;
 };
 
-/* After the container's end, take what is already written without
- * waiting for writers it may have left behind. */
-static void drain_now(struct run_log_stream *st, int logfd) {
-  if (st->fd < 0)
-    return;
-  fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
-  while (run_log_drain(st, logfd) == 0) {
-    struct pollfd p = {st->fd, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0)
-      break;
-  }
-  if (st->len > 0)
-    run_log_line(logfd, st->name, st->buf, st->len);
-  st->len = 0;
-}
-
 /* Forward signals to the container and move its bytes until its process
  * ends. */
 static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *status,
@@ -94,8 +78,8 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
       kill(pid, (int)si.ssi_signo);
     }
     if (waitpid(pid, status, WNOHANG) == pid) {
-      drain_now(&io->out, io->logfd);
-      drain_now(&io->errs, io->logfd);
+      run_log_drain_now(&io->out, io->logfd);
+      run_log_drain_now(&io->errs, io->logfd);
       return 0;
     }
   }
@@ -110,6 +94,36 @@ bool run_config_has_ns(const json_t *config, const char *type) {
       return true;
   }
   return false;
+}
+
+int run_container_cgroup(struct run_container *c, const json_t *config, struct run_cgroup **cg,
+                         ctr_err *err) {
+  cleanup_json json_t *loaded = NULL;
+  cleanup_free char *fallback = NULL;
+  const char *path;
+  ctr_err e = NULL;
+  *cg = NULL;
+  if (config == NULL && run_config_load(c, &loaded, &e) < 0)
+    ctr_err_free(&e);
+  if (config == NULL)
+    config = loaded;
+  path = ctr_json_str(json_object_get(config, "linux"), "cgroupsPath");
+  if (path == NULL && config != NULL)
+    return 0; /* made without a cgroup */
+  if (path == NULL) {
+    if (asprintf(&fallback, "ctr/%s", c->id) < 0)
+      return ctr_fail(err, ENOMEM, "cgroup");
+    path = fallback;
+  }
+  if (run_cgroup_open(path, cg, &e) < 0) {
+    if (e != NULL && e->errnum == ENOENT) {
+      ctr_err_free(&e);
+      return 0;
+    }
+    *err = e;
+    return -1;
+  }
+  return 0;
 }
 
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,

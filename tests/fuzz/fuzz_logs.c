@@ -1,7 +1,10 @@
 /* libFuzzer target: a container's log is written from what the container
  * prints, so everything that reads it must take any bytes: the line
  * parser, the whole reader (tail, since/until, timestamps, over-long and
- * unfinished lines) and the --since/--until time parser. */
+ * unfinished lines) and the --since/--until time parser. The writer is
+ * checked too: whatever bytes a container prints, the record it makes
+ * parses back, and gives back the very bytes when they were UTF-8
+ * (ASCII is checked strictly; other bytes may become U+FFFD). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,6 +16,8 @@
 
 #include "core/error.h"
 #include "run/logs.h"
+#include "run/logwrite.h"
+#include <stdio.h>
 
 static void each_line(const uint8_t *data, size_t size) {
   const char *p = (const char *)data, *end = p + size;
@@ -68,9 +73,39 @@ static void time_value(const uint8_t *data, size_t size) {
   free(s);
 }
 
+static void write_and_read_back(const uint8_t *data, size_t size) {
+  struct run_log_entry e;
+  ctr_err err = NULL;
+  char *rec;
+  size_t len;
+  bool ascii = true;
+  int fd = memfd_create("rec", MFD_CLOEXEC);
+  if (fd < 0)
+    return;
+  run_log_line(fd, "stderr", (const char *)data, size);
+  len = (size_t)lseek(fd, 0, SEEK_CUR);
+  rec = malloc(len + 1);
+  if (rec == NULL || pread(fd, rec, len, 0) != (ssize_t)len)
+    abort();
+  if (len == 0 || rec[len - 1] != '\n' || memchr(rec, '\n', len - 1) != NULL)
+    abort(); /* one record, one line */
+  if (run_log_parse_line(rec, len - 1, &e, &err) < 0) {
+    fprintf(stderr, "record does not parse: %s\n", err->msg);
+    abort();
+  }
+  for (size_t i = 0; i < size; i++)
+    ascii = ascii && data[i] < 0x80;
+  if (!e.is_stderr || (ascii && (e.len != size || memcmp(e.log, data, size) != 0)))
+    abort();
+  run_log_entry_clear(&e);
+  free(rec);
+  close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   each_line(data, size);
   whole_log(data, size);
   time_value(data, size);
+  write_and_read_back(data, size);
   return 0;
 }

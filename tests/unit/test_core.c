@@ -110,6 +110,31 @@ static void test_times_sizes(void) {
   ok(strcmp(buf, "2024-01-02T03:04:05Z") == 0, "format rfc3339: %s", buf);
   ctr_format_rfc3339(1704164645, 5, buf, sizeof(buf));
   ok(strcmp(buf, "2024-01-02T03:04:05.000000005Z") == 0, "format rfc3339 nanos: %s", buf);
+  {
+    /* the calendar arithmetic against libc's, over 1900..2200 */
+    bool same = true;
+    unsigned long long x = 88172645463325252ULL;
+    for (int i = 0; i < 200000 && same; i++) {
+      struct tm tm;
+      char want[64];
+      time_t s, back;
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s = (time_t)(x % 9467280000ULL) - 2208988800LL;
+      gmtime_r(&s, &tm);
+      strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+      ctr_format_rfc3339(s, 0, buf, sizeof(buf));
+      same = strcmp(buf, want) == 0 && ctr_parse_rfc3339(buf, &back) == 0 && back == s;
+      if (!same)
+        printf("# %lld: %s, libc %s\n", (long long)s, buf, want);
+    }
+    ok(same, "rfc3339 format and parse agree with gmtime over 1900..2200");
+  }
+  ok(ctr_parse_rfc3339("2023-02-29T00:00:00Z", &t) < 0, "feb 29 of a common year rejected");
+  ok(ctr_parse_rfc3339("2024-02-29T00:00:00Z", &t) == 0 && t == 1709164800, "feb 29 of a leap year");
+  ok(ctr_parse_rfc3339("2024-13-01T00:00:00Z", &t) < 0, "month 13 rejected");
+  ok(ctr_parse_rfc3339("2024-01-01T00:00:00.Z", &t) < 0, "empty fraction rejected");
+  ok(ctr_parse_rfc3339("2024-01-01T00:00:00+0100", &t) < 0, "offset without colon rejected");
+  ok(ctr_parse_rfc3339("2024-01-01T00:00:00", &t) < 0, "no zone rejected");
   ctr_human_size(999, buf, sizeof(buf));
   ok(strcmp(buf, "999B") == 0, "999B: %s", buf);
   ctr_human_size(1050000, buf, sizeof(buf));
