@@ -330,28 +330,24 @@ gone() {
 }
 
 @test "rm -v removes the anonymous volumes state.json lists; named ones stay" {
-  run ctr-run create --name vols -v keep:/data probe /probe pause
+  run ctr-run create --name vols -v keep:/data -v /anon1 -v /anon2 probe /probe pause
   assert_success
   id=$output
-  mkdir -p "$CTR_ROOT/volumes/anon1/_data" "$CTR_ROOT/volumes/anon2/_data"
-  echo x > "$CTR_ROOT/volumes/anon1/_data/f"
-  # the lead's image VOLUME support records them so; here by hand
-  jq '.anonymous_volumes = ["anon1", "anon2"]' "$CTR_ROOT/containers/$id/state.json" > "$BATS_TEST_TMPDIR/s"
-  cp "$BATS_TEST_TMPDIR/s" "$CTR_ROOT/containers/$id/state.json"
+  mapfile -t anon < <(jq -r '.anonymous_volumes[]' "$CTR_ROOT/containers/$id/state.json")
+  [ "${#anon[@]}" -eq 2 ]
+  [ -d "$CTR_ROOT/volumes/${anon[0]}/_data" ] && [ -d "$CTR_ROOT/volumes/${anon[1]}/_data" ]
   run ctr-rm -v vols
   assert_success
-  [ ! -e "$CTR_ROOT/volumes/anon1" ]
-  [ ! -e "$CTR_ROOT/volumes/anon2" ]
+  [ ! -e "$CTR_ROOT/volumes/${anon[0]}" ]
+  [ ! -e "$CTR_ROOT/volumes/${anon[1]}" ]
   [ -d "$CTR_ROOT/volumes/keep" ]
   # without -v anonymous volumes stay too
-  run ctr-run create --name vols2 probe /probe pause
+  run ctr-run create --name vols2 -v /anon3 probe /probe pause
   id=$output
-  mkdir -p "$CTR_ROOT/volumes/anon3/_data"
-  jq '.anonymous_volumes = ["anon3"]' "$CTR_ROOT/containers/$id/state.json" > "$BATS_TEST_TMPDIR/s"
-  cp "$BATS_TEST_TMPDIR/s" "$CTR_ROOT/containers/$id/state.json"
+  anon3=$(jq -r '.anonymous_volumes[0]' "$CTR_ROOT/containers/$id/state.json")
   run ctr-rm vols2
   assert_success
-  [ -d "$CTR_ROOT/volumes/anon3" ]
+  [ -d "$CTR_ROOT/volumes/$anon3/_data" ]
   rm -rf "$CTR_ROOT/volumes"
 }
 

@@ -23,6 +23,7 @@ extern char **environ;
 #include "rootfs.h"
 #include "seccomp.h"
 #include "user.h"
+#include "volumes.h"
 
 static int write_text(int dfd, const char *name, const char *text, ctr_err *err) {
   return ctr_atomic_write(dfd, name, text, strlen(text), 0644, false, err);
@@ -185,26 +186,6 @@ int run_config_load(struct run_container *c, json_t **config, ctr_err *err) {
   return ctr_json_load_object(AT_FDCWD, path, 16 << 20, config, err);
 }
 
-/* Host directories for -v exist before the mount, as docker makes them. */
-static int prepare_volumes(const struct ctr_paths *p, const json_t *config, ctr_err *err) {
-  size_t i;
-  json_t *m;
-  cleanup_free char *vols = NULL;
-  if (asprintf(&vols, "%s/volumes/", p->root) < 0)
-    return ctr_fail(err, ENOMEM, "volumes");
-  json_array_foreach(json_object_get(config, "mounts"), i, m) {
-    const char *src = ctr_json_str(m, "source");
-    struct stat st;
-    if (strcmp(ctr_json_str(m, "type"), "bind") != 0 || src == NULL)
-      continue;
-    if (strncmp(src, vols, strlen(vols)) != 0 && stat(src, &st) == 0)
-      continue;
-    if (stat(src, &st) < 0 && ctr_mkdir_p(AT_FDCWD, src, 0755, err) < 0)
-      return ctr_wrap(err, "volume");
-  }
-  return 0;
-}
-
 static int seccomp_for(const struct run_opts *o, const json_t *caps, json_t **out, ctr_err *err) {
   cleanup_free char *path = NULL;
   cleanup_free char *buf = NULL;
@@ -289,6 +270,9 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   cleanup_close int dfd = -1;
   cleanup_close int rootfd = -1;
   json_t *config = NULL, *seccomp = NULL, *lower;
+  cleanup_json json_t *anon_names = NULL;
+  cleanup_json json_t *anon_used = json_array();
+  cleanup_json json_t *vols_made = json_array();
   const json_t *icfg;
   bool made = false;
   int ret = -1;
@@ -337,6 +321,10 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
                              .seccomp = NULL, .cgroups_path = cgpath,
                              .container_dir = c->dir, .volumes_dir = vols,
                              .init_path = init};
+    if (run_volume_names(run_spec_anon_max(o, icfg), &anon_names, err) < 0)
+      goto out;
+    in.anon_names = anon_names;
+    in.anon_used = anon_used;
     if (o->userns != NULL && strcmp(o->userns, "auto") == 0) {
       in.uid_base = userns_base(c);
       in.uid_count = 65536;
@@ -353,7 +341,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   }
   if (write_etc_files(dfd, config, o->network && strcmp(o->network, "host") == 0, err) < 0 ||
       prepare_userns(rootfd, config, err) < 0 ||
-      prepare_volumes(p, config, err) < 0 ||
+      run_volumes_prepare(p, config, rootfd, vols_made, err) < 0 ||
       ctr_json_save(dfd, "config.json", config, true, !o->rm, err) < 0)
     goto out;
   {
@@ -367,6 +355,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
                                                  o->restart_policy ? o->restart_policy : "no",
                                                  "max", o->restart_max));
     json_object_set_new(st, "hostname", json_string(ctr_json_str(config, "hostname")));
+    json_object_set(st, "anonymous_volumes", anon_used);
   }
   if (run_container_save(c, true, err) < 0)
     goto out;
@@ -376,6 +365,10 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
 out:
   if (ret < 0 && made) {
     ctr_err e = NULL;
+    /* what this create made, and nothing else: a named volume that
+     * existed stays */
+    run_volumes_remove(p, vols_made, &e);
+    ctr_err_free(&e);
     run_rootfs_unmount(c, &e);
     ctr_err_free(&e);
     run_container_delete(c, &e);

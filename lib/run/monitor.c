@@ -273,10 +273,7 @@ static void end_for_good(struct monitor *m, int status, bool oom) {
   if (m->pidfile != NULL)
     unlink(m->pidfile);
   if (json_is_true(json_object_get(m->c->state, "rm"))) {
-    cleanup_free char *run = run_state_rundir_path(m->p, m->c->id, ".json");
-    if (run != NULL)
-      unlink(run);
-    run_container_delete(m->c, &err);
+    run_supervise_remove(m->p, m->c, &err);
   } else {
     run_state_exited(m->p, m->c, run_exit_code(status), oom, &err);
   }

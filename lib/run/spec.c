@@ -201,6 +201,46 @@ static void drop_mount(json_t *mounts, const char *dst) {
       json_array_remove(mounts, i);
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool has_mount(const json_t *mounts, const char *dst) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(mounts, i, m) {
+    if (strcmp(ctr_json_str(m, "destination"), dst) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* An anonymous volume at dst (clean), named from in->anon_names. */
+static int add_anonymous(const struct run_spec_in *in, json_t *mounts, const char *dst,
+                         ctr_err *err) {
+  size_t used = json_array_size(in->anon_used);
+  const char *name = json_string_value(json_array_get(in->anon_names, used));
+  cleanup_free char *src = NULL;
+  if (name == NULL || in->anon_used == NULL)
+    return ctr_fail(err, 0, "volume %s: no name for an anonymous volume", dst);
+  if (asprintf(&src, "%s/%s/_data", in->volumes_dir, name) < 0)
+    return ctr_fail(err, ENOMEM, "volume %s", dst);
+  drop_mount(mounts, dst);
+  json_array_append_new(mounts, mount_entry(dst, "bind", src, "rbind,rprivate"));
+  json_array_append_new(in->anon_used, json_string(name));
+  return 0;
+}
+
+size_t run_spec_anon_max(const struct run_opts *o, const json_t *image_config) {
+  size_t i, n = json_object_size(json_object_get(image_config, "Volumes"));
+  json_t *v;
+  json_array_foreach(o->volumes, i, v) {
+    if (strchr(json_string_value(v), ':') == NULL)
+      n++;
+  }
+  return n;
+}
+
 static int add_volume(const struct run_spec_in *in, json_t *mounts,
                       const char *spec, ctr_err *err) {
   cleanup_free char *copy = strdup(spec);
@@ -211,6 +251,15 @@ static int add_volume(const struct run_spec_in *in, json_t *mounts,
   if (copy == NULL)
     return ctr_fail(err, ENOMEM, "-v %s", spec);
   dst = strchr(copy, ':');
+  if (dst == NULL && copy[0] == '/') {
+    /* -v /path: an anonymous volume */
+    clean = run_path_clean(copy);
+    if (clean == NULL)
+      return ctr_fail(err, ENOMEM, "-v %s", spec);
+    if (strcmp(clean, "/") == 0)
+      return ctr_usage(err, "-v %s: cannot mount over the container's root", spec);
+    return add_anonymous(in, mounts, clean, err);
+  }
   if (dst == NULL || dst == copy || dst[1] != '/')
     return ctr_usage(err, "-v %s: want HOST-PATH:CONTAINER-PATH[:ro] or NAME:CONTAINER-PATH[:ro]", spec);
   *dst++ = '\0';
@@ -453,6 +502,31 @@ int run_spec_build(const struct run_spec_in *in, json_t **config, ctr_err *err) 
   json_array_foreach(o->volumes, i, v) {
     if (add_volume(in, mounts, json_string_value(v), err) < 0)
       goto fail_mounts;
+  }
+  {
+    /* the image's VOLUMEs, in a stable order, where nothing else is */
+    json_t *vols = json_object_get(in->image_config, "Volumes");
+    size_t n = 0;
+    const char *path;
+    json_t *ignored;
+    cleanup_free const char **paths = calloc(json_object_size(vols) + 1, sizeof(*paths));
+    if (paths == NULL) {
+      ctr_fail(err, ENOMEM, "volumes");
+      goto fail_mounts;
+    }
+    json_object_foreach(vols, path, ignored) paths[n++] = path;
+    qsort(paths, n, sizeof(*paths), cmp_str);
+    for (size_t k = 0; k < n; k++) {
+      cleanup_free char *clean = run_path_clean(paths[k]);
+      if (clean == NULL) {
+        ctr_fail(err, ENOMEM, "volumes");
+        goto fail_mounts;
+      }
+      if (strcmp(clean, "/") == 0 || has_mount(mounts, clean))
+        continue;
+      if (add_anonymous(in, mounts, clean, err) < 0)
+        goto fail_mounts;
+    }
   }
   if (o->init)
     json_array_append_new(mounts, mount_entry(RUN_INIT_PATH, "bind", in->init_path,

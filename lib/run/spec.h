@@ -73,7 +73,14 @@ struct run_spec_in {
   const char *init_path;     /* host path of ctr-init, for --init */
   uid_t uid_base;
   uid_t uid_count;
+  /* Anonymous volumes (-v /path, and the image's VOLUMEs no -v or --tmpfs
+   * covers) take their names from anon_names in order (NULL: none are
+   * made); the names used are appended to anon_used. */
+  const json_t *anon_names;
+  json_t *anon_used;
 };
+/* How many anonymous volumes run_spec_build may need at most. */
+size_t run_spec_anon_max(const struct run_opts *o, const json_t *image_config);
 int run_spec_build(const struct run_spec_in *in, json_t **config, ctr_err *err);
 
 /* The process args by Docker's rules: --entrypoint replaces the image's

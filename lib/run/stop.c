@@ -27,6 +27,7 @@
 #include "process.h"
 #include "state.h"
 #include "supervise.h"
+#include "volumes.h"
 
 /* How long a monitor gets to record the end once the process is gone
  * (it destroys the cgroup, retrying while the last processes exit). */
@@ -614,44 +615,6 @@ int run_kill(const struct ctr_paths *p, struct run_container *c, int sig, ctr_er
 
 /* ---- remove -------------------------------------------------------------- */
 
-/* Remove the named volumes state.json lists as the container's own. */
-static int remove_volumes(const struct ctr_paths *p, const json_t *list, ctr_err *err) {
-  cleanup_close int lock = -1;
-  cleanup_close int dfd = -1;
-  ctr_err first = NULL, e = NULL;
-  size_t i;
-  json_t *v;
-  if (json_array_size(list) == 0)
-    return 0;
-  lock = ctr_lock(p, "volumes", LOCK_EX, err);
-  if (lock < 0)
-    return -1;
-  dfd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    int vfd = openat(dfd, "volumes", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    close(dfd);
-    dfd = vfd;
-  }
-  if (dfd < 0)
-    return errno == ENOENT ? 0 : ctr_fail(err, errno, "%s/volumes", p->root);
-  json_array_foreach(list, i, v) {
-    const char *name = json_is_string(v) ? json_string_value(v) : ctr_json_str(v, "name");
-    if (name == NULL || name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL) {
-      ctr_warn("not removing volume %s: not a volume name", name ? name : "(none)");
-      continue;
-    }
-    if (ctr_rm_rf(dfd, name, &e) < 0) {
-      ctr_wrap(&e, "remove volume %s", name);
-      keep_first(&first, &e);
-    }
-  }
-  if (first != NULL) {
-    *err = first;
-    return -1;
-  }
-  return 0;
-}
-
 /* Make sure nothing of c is left: processes, cgroup, mount, run files,
  * directory; then its anonymous volumes if asked. */
 static int remove_leftovers(const struct ctr_paths *p, struct run_container *c, bool volumes,
@@ -674,7 +637,7 @@ static int remove_leftovers(const struct ctr_paths *p, struct run_container *c, 
   run_state_clear_stop(p, c->id);
   if (run_container_delete(c, err) < 0)
     return -1;
-  return volumes ? remove_volumes(p, vols, err) : 0;
+  return volumes ? run_volumes_remove(p, vols, err) : 0;
 }
 
 /* A --rm container's monitor deletes it after the record: let it finish

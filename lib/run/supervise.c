@@ -19,11 +19,13 @@
 #include "core/cli.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "create.h"
 #include "logwrite.h"
 #include "process.h"
 #include "relay.h"
 #include "state.h"
+#include "volumes.h"
 
 /* The foreground's streams: the container's output (a pty master, or
  * two pipes) goes both to our stdout/stderr and to the log. */
@@ -126,6 +128,20 @@ int run_container_cgroup(struct run_container *c, const json_t *config, struct r
   return 0;
 }
 
+int run_supervise_remove(const struct ctr_paths *p, struct run_container *c, ctr_err *err) {
+  cleanup_free char *run = run_state_rundir_path(p, c->id, ".json");
+  ctr_err e = NULL;
+  if (run != NULL)
+    unlink(run);
+  run_state_clear_stop(p, c->id);
+  /* docker run --rm takes the anonymous volumes along, never named ones */
+  if (run_volumes_remove(p, json_object_get(c->state, "anonymous_volumes"), &e) < 0) {
+    ctr_warn("%s", e->msg);
+    ctr_err_free(&e);
+  }
+  return run_container_delete(c, err);
+}
+
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
                          const json_t *config, struct run_cgroup *cg, int status, bool rm,
                          bool record, bool *oom_out, ctr_err *err) {
@@ -149,13 +165,8 @@ int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
     return -1;
   if (!record)
     return 0;
-  if (rm) {
-    cleanup_free char *run = run_state_rundir_path(p, c->id, ".json");
-    if (run != NULL)
-      unlink(run);
-    run_state_clear_stop(p, c->id);
-    return run_container_delete(c, err);
-  }
+  if (rm)
+    return run_supervise_remove(p, c, err);
   run_state_clear_stop(p, c->id);
   return run_state_exited(p, c, run_exit_code(status), oom, err);
 }
@@ -220,7 +231,7 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
     run_rootfs_unmount(c, &e);
     ctr_err_free(&e);
     if (sv->rm)
-      run_container_delete(c, &e);
+      run_supervise_remove(sv->paths, c, &e);
     ctr_err_free(&e);
     return -1;
   }

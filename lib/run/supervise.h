@@ -33,6 +33,9 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
 int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
                          const json_t *config, struct run_cgroup *cg, int status, bool rm,
                          bool record, bool *oom, ctr_err *err);
+/* --rm at the end: the running and stop files, the anonymous volumes and
+ * the container go. */
+int run_supervise_remove(const struct ctr_paths *p, struct run_container *c, ctr_err *err);
 /* The container's cgroup (config may be NULL: read from the bundle); *cg
  * is NULL when it has none or it is gone. */
 int run_container_cgroup(struct run_container *c, const json_t *config, struct run_cgroup **cg,
