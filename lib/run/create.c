@@ -17,12 +17,14 @@ extern char **environ;
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "image/store.h"
 #include "image/unpack.h"
 #include "inroot.h"
 #include "rootfs.h"
 #include "seccomp.h"
 #include "user.h"
+#include "userns.h"
 #include "volumes.h"
 
 static int write_text(int dfd, const char *name, const char *text, ctr_err *err) {
@@ -153,6 +155,7 @@ int run_rootfs_mount(struct run_container *c, ctr_err *err) {
   const char **dirs;
   size_t n = json_array_size(lower);
   struct stat st, parent;
+  struct run_idmap m;
   int ret;
   if (asprintf(&target, "%s/rootfs", c->dir) < 0 || asprintf(&upper, "%s/upper", c->dir) < 0 ||
       asprintf(&work, "%s/work", c->dir) < 0)
@@ -165,7 +168,17 @@ int run_rootfs_mount(struct run_container *c, ctr_err *err) {
     return ctr_fail(err, ENOMEM, "rootfs");
   for (size_t i = 0; i < n; i++)
     dirs[i] = json_string_value(json_array_get(lower, i));
-  ret = run_overlay_mount(dirs, n, upper, work, target, err);
+  ret = -2;
+  if (run_userns_of(c, &m)) {
+    cleanup_close int ns = run_userns_fd(&m, err);
+    ret = ns < 0 ? -1 : run_overlay_mount_idmapped(dirs, n, upper, work, target, ns, err);
+    if (ret == -2)
+      ctr_warn("container %.12s: this kernel cannot idmap its layers: the image's files "
+               "show as owned by nobody",
+               c->id);
+  }
+  if (ret == -2)
+    ret = run_overlay_mount(dirs, n, upper, work, target, err);
   free(dirs);
   return ret;
 }
@@ -250,12 +263,6 @@ static int prepare_userns(int rootfd, const json_t *config, ctr_err *err) {
   return 0;
 }
 
-/* --userns auto: a private 64k range per container, from its id; root
- * inside is an unprivileged uid outside. */
-static uid_t userns_base(const struct run_container *c) {
-  char head[4] = {c->id[0], c->id[1], c->id[2], 0};
-  return 100000 + 65536 * (uid_t)(strtoul(head, NULL, 16) % 1024);
-}
 
 int run_create(const struct ctr_paths *p, const struct run_opts *o,
                struct run_container *c, json_t **config_out, ctr_err *err) {
@@ -274,6 +281,7 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   cleanup_json json_t *anon_used = json_array();
   cleanup_json json_t *vols_made = json_array();
   const json_t *icfg;
+  struct run_idmap idmap = {0};
   bool made = false;
   int ret = -1;
 
@@ -301,8 +309,10 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   /* The writable layer's top is the container root's before the overlay
    * is mounted: overlayfs takes the root's owner from it then. */
   if (o->userns != NULL && strcmp(o->userns, "auto") == 0 &&
-      fchownat(dfd, "upper", userns_base(c), userns_base(c), 0) < 0) {
-    ctr_fail(err, errno, "chown the writable layer");
+      (run_userns_allocate(p, c, &idmap, err) < 0 ||
+       fchownat(dfd, "upper", idmap.uid, idmap.gid, 0) < 0)) {
+    if (*err == NULL)
+      ctr_fail(err, errno, "chown the writable layer");
     goto out;
   }
   if (run_rootfs_mount(c, err) < 0)
@@ -326,8 +336,9 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
     in.anon_names = anon_names;
     in.anon_used = anon_used;
     if (o->userns != NULL && strcmp(o->userns, "auto") == 0) {
-      in.uid_base = userns_base(c);
-      in.uid_count = 65536;
+      in.uid_base = idmap.uid;
+      in.gid_base = idmap.gid;
+      in.uid_count = idmap.size;
     }
     /* The seccomp profile depends on the final capability set. */
     if (run_spec_build(&in, &config, err) < 0)

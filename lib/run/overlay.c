@@ -181,3 +181,77 @@ int run_overlay_mount(const char *const *lowerdirs, size_t n, const char *upper,
                     log[0] ? log + 2 : "", log[0] ? ")" : "");
   return 0;
 }
+
+int run_overlay_mount_idmapped(const char *const *lowerdirs, size_t n, const char *upper,
+                               const char *work, const char *target, int userns_fd,
+                               ctr_err *err) {
+  cleanup_close int fs = -1;
+  cleanup_close int mnt = -1;
+  cleanup_free int *trees = NULL;
+  char log[256] = "";
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
+  int ret = -1;
+  if (n == 0)
+    return ctr_fail(err, EINVAL, "mount overlay on %s: no layers", target);
+  if (check_path("upperdir", upper, err) < 0 || check_path("workdir", work, err) < 0)
+    return -1;
+  /* The detached idmapped mounts must stay open until the overlay is
+   * made: closing the last fd of one unmounts it. */
+  trees = malloc(n * sizeof(*trees));
+  if (trees == NULL)
+    return ctr_fail(err, ENOMEM, "mount overlay on %s", target);
+  for (size_t i = 0; i < n; i++)
+    trees[i] = -1;
+  fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) {
+    ret = errno == ENOSYS ? -2 : ctr_fail(err, errno, "mount overlay on %s", target);
+    goto out;
+  }
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
+    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    /* Each layer as a private idmapped copy of its mount: the same files,
+     * their owners shifted into the container's range. The layer itself
+     * is never changed, so containers with other ranges share it. */
+    trees[i] = open_tree(AT_FDCWD, lowerdirs[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (trees[i] < 0) {
+      ret = errno == ENOSYS ? -2 : ctr_fail(err, errno, "layer %s", lowerdirs[i]);
+      goto out;
+    }
+    if (mount_setattr(trees[i], "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+      ret = errno == ENOSYS || errno == EINVAL ? -2
+                                               : ctr_fail(err, errno, "idmap layer %s", lowerdirs[i]);
+      goto out;
+    }
+    /* layers as file descriptors: Linux 6.13 */
+    if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, trees[i]) < 0) {
+      ret = errno == EINVAL || errno == ENOSYS ? -2
+                                               : ctr_fail(err, errno, "overlay layer %s", lowerdirs[i]);
+      goto out;
+    }
+  }
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+      fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+      fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    goto fail;
+  mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    goto fail;
+  ret = 0;
+  goto out;
+fail:
+  {
+    int e = errno;
+    ssize_t r = read(fs, log, sizeof(log) - 1);
+    log[r > 2 ? r : 0] = '\0';
+    if (r > 2 && log[r - 1] == '\n')
+      log[r - 1] = '\0';
+    ret = ctr_fail(err, e, "mount overlay on %s%s%s%s", target, log[0] ? " (" : "",
+                   log[0] ? log + 2 : "", log[0] ? ")" : "");
+  }
+out:
+  for (size_t i = 0; i < n; i++)
+    if (trees[i] >= 0)
+      close(trees[i]);
+  return ret;
+}

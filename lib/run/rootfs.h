@@ -42,4 +42,12 @@ int run_rootfs_setup(const char *bundle_dir, const json_t *config, ctr_err *err)
 int run_overlay_mount(const char *const *lowerdirs, size_t n, const char *upper,
                       const char *work, const char *target, ctr_err *err);
 
+/* The same with every layer idmapped through userns_fd (--userns auto),
+ * so the container's root owns what the image's root owns. -2 (nothing
+ * done, no error) where the kernel cannot: idmapped mounts, or layers
+ * given as file descriptors (Linux 6.13). */
+int run_overlay_mount_idmapped(const char *const *lowerdirs, size_t n, const char *upper,
+                               const char *work, const char *target, int userns_fd,
+                               ctr_err *err);
+
 #endif

@@ -547,7 +547,7 @@ int run_spec_build(const struct run_spec_in *in, json_t **config, ctr_err *err) 
                                   (json_int_t)in->uid_base, "size", (json_int_t)in->uid_count));
     json_object_set_new(lx, "gidMappings",
                         json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
-                                  (json_int_t)in->uid_base, "size", (json_int_t)in->uid_count));
+                                  (json_int_t)in->gid_base, "size", (json_int_t)in->uid_count));
   }
   c = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o, s:o}", "ociVersion", "1.0.2",
                 "process", process, "root", "path", "rootfs", "readonly", o->read_only,

@@ -71,7 +71,8 @@ struct run_spec_in {
   const char *container_dir; /* for the hosts/hostname/resolv.conf binds */
   const char *volumes_dir;   /* $CTR_ROOT/volumes */
   const char *init_path;     /* host path of ctr-init, for --init */
-  uid_t uid_base;
+  uid_t uid_base; /* --userns: host ids of the container's 0 */
+  gid_t gid_base;
   uid_t uid_count;
   /* Anonymous volumes (-v /path, and the image's VOLUMEs no -v or --tmpfs
    * covers) take their names from anon_names in order (NULL: none are

@@ -1,12 +1,15 @@
 /* libFuzzer target: -u is resolved in the image's own /etc/passwd and
  * /etc/group, which the image's author wrote, so the parsers must take
  * any bytes: each input is read as both files and looked up by a few
- * names and ids, including ones the input itself mentions. */
+ * names and ids, including ones the input itself mentions. The host's
+ * /etc/subuid and /etc/subgid (--userns auto) have the same shape and
+ * get the same treatment. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "run/user.h"
+#include "run/userns.h"
 
 static const char *const names[] = {"root", "nobody", "a", "", "x:y"};
 static const long ids[] = {0, 1, 65534, 1000, 4294967294L};
@@ -39,6 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(first, text, n);
     first[n] = '\0';
     lookups(text, first, -1);
+    {
+      uint64_t s[8], c[8];
+      size_t k = run_subid_parse(text, first, "0", s, c, 8);
+      for (size_t i = 0; i < k; i++)
+        if (c[i] == 0 || s[i] + c[i] > 0xffffffffull)
+          abort(); /* a range the allocator could not use */
+    }
   }
   free(text);
   return 0;

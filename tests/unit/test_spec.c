@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "run/spec.h"
 #include "run/user.h"
+#include "run/userns.h"
 #include "tap.h"
 
 /* A jansson array of the NULL-terminated strings given. */
@@ -635,16 +636,18 @@ static void test_namespaces(void) {
   fixture_init(&f);
   f.o.userns = "auto";
   f.in.uid_base = 100000;
+  f.in.gid_base = 300000;
   f.in.uid_count = 65536;
   c = build(&f, &st);
   ok(c && has_ns(c, "user"), "ns: uid_count -> user namespace");
   for (const char *const *k = (const char *const[]){"linux.uidMappings", "linux.gidMappings", NULL}; *k; k++) {
     json_t *m = c ? json_array_get(path(c, *k), 0) : NULL;
+    json_int_t host = strstr(*k, "gid") ? 300000 : 100000;
     ok(json_array_size(c ? path(c, *k) : NULL) == 1 &&
            json_integer_value(json_object_get(m, "containerID")) == 0 &&
-           json_integer_value(json_object_get(m, "hostID")) == 100000 &&
+           json_integer_value(json_object_get(m, "hostID")) == host &&
            json_integer_value(json_object_get(m, "size")) == 65536,
-       "ns: %s 0 -> 100000 x 65536", *k);
+       "ns: %s 0 -> %lld x 65536", *k, (long long)host);
   }
   json_decref(c);
   fixture_clear(&f);
@@ -818,7 +821,30 @@ static void test_regressions(void) {
   json_decref(c);
 }
 
+/* /etc/subuid lines: only the named user's (or its uid's), well formed,
+ * within 32 bits. */
+static void test_subid(void) {
+  uint64_t s[4], c[4];
+  const char *text = "# comment\n"
+                     "alice:100000:65536\n"
+                     "containers:200000:131072\n"
+                     "containers:bad:5\n"
+                     "containers:300000:0\n"
+                     "containers:4294967295:2\n"
+                     "999:500000:65536\n"
+                     "containers:600000:65536";
+  size_t n = run_subid_parse(text, "containers", "999", s, c, 4);
+  ok(n == 3 && s[0] == 200000 && c[0] == 131072 && s[1] == 500000 && c[1] == 65536 &&
+         s[2] == 600000 && c[2] == 65536,
+     "subid: the user's and its uid's ranges, bad and empty ones skipped (%zu)", n);
+  ok(run_subid_parse(text, "containers", NULL, s, c, 1) == 1, "subid: at most max ranges");
+  ok(run_subid_parse("", "containers", NULL, s, c, 4) == 0, "subid: none in an empty file");
+  ok(run_subid_parse("containers:1:2:3\n", "containers", NULL, s, c, 4) == 0,
+     "subid: a line with a fourth field is not one");
+}
+
 int main(void) {
+  test_subid();
   test_args();
   test_cap_canonical();
   test_defaults();
