@@ -20,6 +20,7 @@
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "run/devices_bpf.h"
 
 #ifndef CGROUP_SUPER_MAGIC
 #define CGROUP_SUPER_MAGIC 0x27e0eb
@@ -668,9 +669,8 @@ static int v2_apply(struct run_cgroup *cg, const struct limits *l, ctr_err *err)
       return -1;
     }
   }
-  if (l->n_devices > 0)
-    ctr_debug("cgroup v2: %zu device rules of %s not enforced (that needs an eBPF program)",
-              l->n_devices, cg->path);
+  if (l->devices != NULL && run_devices_bpf_attach(dir, l->devices, err) < 0)
+    return -1;
   return 0;
 }
 

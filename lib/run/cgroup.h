@@ -33,9 +33,9 @@ void run_cgroup_set_root_for_tests(const char *root, int version);
  * parent), blkio and name=systemd. v2: the needed controllers are enabled in
  * cgroup.subtree_control of every ancestor. An existing cgroup is an error
  * (EEXIST). A value of 0 means "not set", as runc reads it (but a present
- * pids.limit <= 0 writes "max"); -1 means unlimited. Device rules are
- * not enforced on v2 (that needs an eBPF program): they are accepted and
- * reported with ctr_debug. On failure every directory this call made is
+ * pids.limit <= 0 writes "max"); -1 means unlimited. Device rules go to
+ * devices.allow/deny on v1, and on v2 become a BPF program attached to
+ * the cgroup (devices_bpf.h). On failure every directory this call made is
  * removed again. */
 int run_cgroup_create(const char *path, const json_t *resources,
                       struct run_cgroup **out, ctr_err *err);

@@ -4,6 +4,7 @@
  * killed, a real OOM kill, the pids limit, and removal. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/magic.h>
@@ -23,6 +24,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "run/cgroup.h"
+#include "run/devices_bpf.h"
 #include "tap.h"
 
 #define MiB (1024 * 1024)
@@ -243,12 +245,12 @@ static void test_v2_fake(void) {
   snprintf(other, sizeof(other), "%s/other", root);
   check(run_cgroup_version() == 2, "v2 fake: version 2");
 
-  res = json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:s,s:s},s:{s:I},s:{s:I},s:[{s:b,s:s}]}",
+  /* device rules need a real cgroup2 directory: test_v2_devices below */
+  res = json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:s,s:s},s:{s:I},s:{s:I}}",
                   "memory", "limit", (json_int_t)64 * MiB, "swap", (json_int_t)96 * MiB,
                   "reservation", (json_int_t)32 * MiB, "cpu", "shares", (json_int_t)512, "quota",
                   (json_int_t)50000, "period", (json_int_t)100000, "cpus", "0", "mems", "0",
-                  "pids", "limit", (json_int_t)20, "blockIO", "weight", (json_int_t)500,
-                  "devices", "allow", 0, "access", "rwm");
+                  "pids", "limit", (json_int_t)20, "blockIO", "weight", (json_int_t)500);
   check(run_cgroup_create("/ctr/abc", res, &cg, &err) == 0, "v2 fake: create /ctr/abc: %s",
      msg(err));
   ctr_err_free(&err);
@@ -714,11 +716,94 @@ static void test_v1_real(void) {
     check(gone_everywhere("ctr-test"), "v1: the ctr-test parents removed");
 }
 
+
+/* ---- v2 device rules, enforced by the kernel ---- */
+
+/* In a child placed in the cgroup: can it open path with flags? 0 yes,
+ * else the errno. */
+static int try_open_in(const char *procs, const char *path, int flags) {
+  int st = 0;
+  pid_t pid = fork();
+  if (pid == 0) {
+    char buf[32];
+    int fd = open(procs, O_WRONLY | O_CLOEXEC), n = snprintf(buf, sizeof(buf), "%d", getpid());
+    if (fd < 0 || write(fd, buf, (size_t)n) != n)
+      _exit(250);
+    close(fd);
+    fd = open(path, flags | O_CLOEXEC);
+    _exit(fd >= 0 ? 0 : errno);
+  }
+  if (pid < 0 || waitpid(pid, &st, 0) < 0)
+    return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_v2_devices(void) {
+  char mnt[] = "/tmp/ctr-cg2.XXXXXX", dir[4096], procs[4200];
+  ctr_err err = NULL;
+  json_t *rules;
+  struct bpf_insn *prog = NULL;
+  size_t n = 0;
+  /* a cgroup2 hierarchy of our own (next to v1 here), so this runs on
+   * v1, hybrid and v2 hosts alike */
+  if (mkdtemp(mnt) == NULL || mount("none", mnt, "cgroup2", 0, NULL) < 0) {
+    check(0, "v2 devices: mount cgroup2: %s", strerror(errno));
+    return;
+  }
+  snprintf(dir, sizeof(dir), "%s/ctr-test-devices-%d", mnt, (int)getpid());
+  snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+  check(mkdir(dir, 0755) == 0, "v2 devices: mkdir %s", dir);
+
+  /* docker's shape: deny all, allow some, the last match decides */
+  rules = json_pack("[{s:b,s:s}, {s:b,s:s,s:I,s:s}, {s:b,s:s,s:I,s:I,s:s}, {s:b,s:s,s:I,s:I,s:s}]",
+                    "allow", 0, "access", "rwm",
+                    "allow", 1, "type", "c", "major", (json_int_t)1, "access", "rwm",
+                    "allow", 0, "type", "c", "major", (json_int_t)1, "minor", (json_int_t)5, "access", "rwm",
+                    "allow", 1, "type", "c", "major", (json_int_t)1, "minor", (json_int_t)7, "access", "r");
+  check(run_devices_bpf_build(rules, &prog, &n, &err) == 0 && n > 6,
+        "v2 devices: a program of %zu instructions", n);
+  free(prog);
+  check(run_devices_bpf_attach(dir, rules, &err) == 0, "v2 devices: the kernel loads and attaches it: %s",
+        msg(err));
+  ctr_err_free(&err);
+  check(try_open_in(procs, "/dev/null", O_RDWR) == 0, "v2 devices: c 1:3 allowed by c 1:* rwm");
+  check(try_open_in(procs, "/dev/zero", O_RDONLY) == EPERM,
+        "v2 devices: c 1:5 denied by the later deny rule");
+  check(try_open_in(procs, "/dev/full", O_RDONLY) == 0 && try_open_in(procs, "/dev/full", O_WRONLY) == 0,
+        "v2 devices: c 1:7: the later 'r' rule does not narrow c 1:* rwm (no match for w)");
+  check(try_open_in(procs, "/dev/tty", O_RDONLY) == EPERM, "v2 devices: c 5:0 denied (deny all)");
+  json_decref(rules);
+
+  /* attaching again replaces the program: now only /dev/zero, read-only */
+  rules = json_pack("[{s:b,s:s}, {s:b,s:s,s:I,s:I,s:s}]", "allow", 0, "access", "rwm", "allow", 1,
+                    "type", "c", "major", (json_int_t)1, "minor", (json_int_t)5, "access", "r");
+  check(run_devices_bpf_attach(dir, rules, &err) == 0, "v2 devices: replaced: %s", msg(err));
+  ctr_err_free(&err);
+  check(try_open_in(procs, "/dev/zero", O_RDONLY) == 0, "v2 devices: c 1:5 r now allowed");
+  check(try_open_in(procs, "/dev/zero", O_WRONLY) == EPERM, "v2 devices: but not w");
+  check(try_open_in(procs, "/dev/null", O_RDONLY) == EPERM, "v2 devices: c 1:3 now denied");
+  json_decref(rules);
+
+  rules = json_pack("[{s:b,s:s}]", "allow", 1, "access", "rwz");
+  check(run_devices_bpf_attach(dir, rules, &err) < 0 && strstr(msg(err), "not made of r, w, m"),
+        "v2 devices: a bad rule is refused: %s", msg(err));
+  ctr_err_free(&err);
+  json_decref(rules);
+  check(run_devices_bpf_attach("/tmp", NULL, &err) < 0 && strstr(msg(err), "not a cgroup2 directory"),
+        "v2 devices: not a cgroup2 dir: %s", msg(err));
+  ctr_err_free(&err);
+
+  for (int i = 0; i < 50 && rmdir(dir) < 0 && errno == EBUSY; i++)
+    usleep(20000);
+  check(umount(mnt) == 0 && rmdir(mnt) == 0, "v2 devices: cleaned up");
+}
+
 int main(void) {
   test_parse_size();
   test_parse_memory();
   test_parse_cpus();
   test_v2_fake();
+  test_v2_devices();
   test_v1_real();
   return tap_done();
 }
