@@ -1,24 +1,79 @@
 #define _GNU_SOURCE
 #include "digest.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 
+/* libcrypto is loaded when something is first hashed, not linked: a
+ * runtime's warm start hashes nothing (blobs are verified once, when they
+ * come in, and chain ids are remembered), and linking libcrypto alone
+ * would cost it 1.4 MB of resident memory at every start (relocations of
+ * a 4.5 MB library). The table of its functions is filled once per
+ * process and never changes after. */
+struct crypto {
+  EVP_MD_CTX *(*ctx_new)(void);
+  void (*ctx_free)(EVP_MD_CTX *);
+  const EVP_MD *(*sha256)(void);
+  int (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
+  int (*update)(EVP_MD_CTX *, const void *, size_t);
+  int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+};
+
+static struct crypto crypto_fns;
+static bool crypto_ok;
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_load(void) {
+  void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) {
+    /* an installation without libssl3: every hash fails, said once */
+    fprintf(stderr, "ctr: cannot load libcrypto.so.3 (package libssl3): %s\n", dlerror());
+    return;
+  }
+  crypto_fns.ctx_new = (EVP_MD_CTX * (*)(void)) dlsym(h, "EVP_MD_CTX_new");
+  crypto_fns.ctx_free = (void (*)(EVP_MD_CTX *))dlsym(h, "EVP_MD_CTX_free");
+  crypto_fns.sha256 = (const EVP_MD *(*)(void))dlsym(h, "EVP_sha256");
+  crypto_fns.init = (int (*)(EVP_MD_CTX *, const EVP_MD *, ENGINE *))dlsym(h, "EVP_DigestInit_ex");
+  crypto_fns.update = (int (*)(EVP_MD_CTX *, const void *, size_t))dlsym(h, "EVP_DigestUpdate");
+  crypto_fns.final =
+      (int (*)(EVP_MD_CTX *, unsigned char *, unsigned int *))dlsym(h, "EVP_DigestFinal_ex");
+  crypto_ok = crypto_fns.ctx_new && crypto_fns.ctx_free && crypto_fns.sha256 && crypto_fns.init &&
+              crypto_fns.update && crypto_fns.final;
+  if (!crypto_ok)
+    fprintf(stderr, "ctr: libcrypto.so.3 lacks the EVP digest functions\n");
+}
+
+static const struct crypto *crypto(void) {
+  pthread_once(&crypto_once, crypto_load);
+  return crypto_ok ? &crypto_fns : NULL;
+}
+
 struct ctr_sha256 {
+  const struct crypto *c;
   EVP_MD_CTX *ctx;
+  bool failed;
 };
 
 ctr_sha256 *ctr_sha256_new(void) {
-  ctr_sha256 *h = calloc(1, sizeof(*h));
+  const struct crypto *c = crypto();
+  ctr_sha256 *h;
+  if (c == NULL)
+    return NULL;
+  h = calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
-  h->ctx = EVP_MD_CTX_new();
-  if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+  h->c = c;
+  h->ctx = c->ctx_new();
+  if (h->ctx == NULL || c->init(h->ctx, c->sha256(), NULL) != 1) {
     ctr_sha256_free(h);
     return NULL;
   }
@@ -26,7 +81,8 @@ ctr_sha256 *ctr_sha256_new(void) {
 }
 
 void ctr_sha256_update(ctr_sha256 *h, const void *buf, size_t len) {
-  EVP_DigestUpdate(h->ctx, buf, len);
+  if (h->c->update(h->ctx, buf, len) != 1)
+    h->failed = true;
 }
 
 static void to_hex(const unsigned char *md, char out[CTR_DIGEST_LEN + 1]) {
@@ -39,26 +95,40 @@ static void to_hex(const unsigned char *md, char out[CTR_DIGEST_LEN + 1]) {
   out[CTR_DIGEST_LEN] = '\0';
 }
 
+/* No digest could be computed: a value no valid digest equals, so every
+ * comparison fails closed. */
+static void no_digest(char out[CTR_DIGEST_LEN + 1]) {
+  memcpy(out, "sha256:", 7);
+  memset(out + 7, 'x', CTR_DIGEST_HEX_LEN);
+  out[CTR_DIGEST_LEN] = '\0';
+}
+
 void ctr_sha256_final(ctr_sha256 *h, char out[CTR_DIGEST_LEN + 1]) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  EVP_DigestFinal_ex(h->ctx, md, &n);
-  to_hex(md, out);
+  if (h->failed || h->c->final(h->ctx, md, &n) != 1 || n != 32)
+    no_digest(out);
+  else
+    to_hex(md, out);
   ctr_sha256_free(h);
 }
 
 void ctr_sha256_free(ctr_sha256 *h) {
   if (h == NULL)
     return;
-  EVP_MD_CTX_free(h->ctx);
+  if (h->ctx != NULL)
+    h->c->ctx_free(h->ctx);
   free(h);
 }
 
 void ctr_sha256_buf(const void *buf, size_t len, char out[CTR_DIGEST_LEN + 1]) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-  to_hex(md, out);
+  ctr_sha256 *h = ctr_sha256_new();
+  if (h == NULL) {
+    no_digest(out);
+    return;
+  }
+  ctr_sha256_update(h, buf, len);
+  ctr_sha256_final(h, out);
 }
 
 int ctr_sha256_file(int dirfd, const char *path, char out[CTR_DIGEST_LEN + 1],

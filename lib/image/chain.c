@@ -86,8 +86,8 @@ static int cached_chain(const struct image_store *s, const struct image *img,
   return 1;
 }
 
-static void remember_chain(const struct image_store *s, const struct image *img,
-                           char (*ids)[CTR_DIGEST_LEN + 1], size_t n) {
+void image_chain_remember(const struct image_store *s, const struct image *img,
+                          char (*ids)[CTR_DIGEST_LEN + 1], size_t n) {
   char *path = chain_cache_path(s, img), *text = calloc(n + 1, CTR_DIGEST_LEN + 1);
   char *dir = NULL;
   ctr_err e = NULL;
@@ -114,8 +114,7 @@ int image_layers_present(struct image_store *s, const struct image *img,
   if (!(s->trusted && cached_chain(s, img, &chain, &n))) {
     if (image_chain_ids(img->config, &chain, &n, err) < 0)
       return -1;
-    if (s->trusted)
-      remember_chain(s, img, chain, n);
+    image_chain_remember(s, img, chain, n);
   }
   out = calloc(n ? n : 1, sizeof(*out));
   if (out == NULL) {

@@ -212,6 +212,7 @@ int image_unpack(struct image_store *s, const struct image *img, char ***dirs,
     return -1;
   if (njobs > 0 && run_jobs(s, jobs, njobs, err) < 0)
     return -1;
+  image_chain_remember(s, img, chain, n);
   out = calloc(n ? n : 1, sizeof(*out));
   if (out == NULL)
     return ctr_fail(err, ENOMEM, "unpack");

@@ -49,4 +49,11 @@ void image_unpack_free(char **dirs, size_t ndirs);
 int image_layers_present(struct image_store *s, const struct image *img,
                          char ***dirs, size_t *ndirs, ctr_err *err);
 
+/* Remember img's chain ids in $CTR_RUNDIR/images/<config hex>.chain, so
+ * a runtime that trusts the store finds its layers without hashing (and
+ * without loading libcrypto). Whoever computes them for a verified
+ * config may; failures are ignored (it is a cache). */
+void image_chain_remember(const struct image_store *s, const struct image *img,
+                          char (*ids)[CTR_DIGEST_LEN + 1], size_t n);
+
 #endif
