@@ -7,22 +7,15 @@
 load helpers/common
 
 setup_file() {
-  export CTR_ROOT="$BATS_FILE_TMPDIR/root" CTR_RUNDIR="$BATS_FILE_TMPDIR/run"
-  export CTR_PROBE="${CTR_BUILD:-$TESTS_DIR/../build}/probe/ctr-probe"
-  bash "$TESTS_DIR/helpers/probe-image.sh" "$CTR_PROBE" >/dev/null
+  setup_probe_store
 }
 
 setup() {
-  export CTR_ROOT="$BATS_FILE_TMPDIR/root" CTR_RUNDIR="$BATS_FILE_TMPDIR/run"
+  use_file_store
 }
 
 teardown() {
-  local id
-  for id in $(ls "$CTR_ROOT/containers" 2>/dev/null); do
-    ctr-rm -f "$id" >/dev/null 2>&1 || true
-    umount -l "$CTR_ROOT/containers/$id/rootfs" 2>/dev/null || true
-    rm -rf "$CTR_ROOT/containers/$id" "$CTR_RUNDIR/containers/$id".*
-  done
+  remove_containers
 }
 
 running() { # the running file's field $2 of container $1

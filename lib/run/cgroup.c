@@ -432,32 +432,16 @@ static int res_str(const json_t *obj, const char *objname, const char *key, cons
 /* One OCI device rule as the v1 devices files take it: "c 1:3 rwm". */
 static int device_rule(const json_t *d, size_t i, bool *allow, char *buf, size_t len,
                        ctr_err *err) {
-  const json_t *a = json_object_get(d, "allow");
-  const char *type = "a", *access = "rwm";
+  struct run_device_rule r;
   char major[24] = "*", minor[24] = "*";
-  const char *keys[2] = {"major", "minor"};
-  char *out[2] = {major, minor};
-  if (!json_is_object(d) || !json_is_boolean(a))
-    return ctr_fail(err, 0, "linux.resources.devices[%zu]: needs a boolean \"allow\"", i);
-  *allow = json_is_true(a);
-  if (json_is_string(json_object_get(d, "type")))
-    type = json_string_value(json_object_get(d, "type"));
-  if (json_is_string(json_object_get(d, "access")))
-    access = json_string_value(json_object_get(d, "access"));
-  if (strlen(type) != 1 || !strchr("abc", type[0]))
-    return ctr_fail(err, 0, "linux.resources.devices[%zu].type: '%s' is not a, b or c", i, type);
-  if (access[0] == '\0' || strspn(access, "rwm") != strlen(access) || strlen(access) > 3)
-    return ctr_fail(err, 0, "linux.resources.devices[%zu].access: '%s' is not made of r, w, m", i,
-                    access);
-  for (int k = 0; k < 2; k++) {
-    const json_t *v = json_object_get(d, keys[k]);
-    if (v == NULL || json_is_null(v) || (json_is_integer(v) && json_integer_value(v) == -1))
-      continue;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0xfffff)
-      return ctr_fail(err, 0, "linux.resources.devices[%zu].%s: not a device number", i, keys[k]);
-    snprintf(out[k], 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-  }
-  snprintf(buf, len, "%c %s:%s %s", type[0], major, minor, access);
+  if (run_device_rule_parse(d, i, &r, err) < 0)
+    return -1;
+  *allow = r.allow;
+  if (r.major >= 0)
+    snprintf(major, sizeof(major), "%ld", r.major);
+  if (r.minor >= 0)
+    snprintf(minor, sizeof(minor), "%ld", r.minor);
+  snprintf(buf, len, "%c %s:%s %s", r.type, major, minor, r.access);
   return 0;
 }
 

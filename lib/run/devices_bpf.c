@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -22,7 +23,7 @@ struct rule {
   bool allow;
 };
 
-static int parse_rule(const json_t *d, size_t i, struct rule *r, ctr_err *err) {
+int run_device_rule_parse(const json_t *d, size_t i, struct run_device_rule *r, ctr_err *err) {
   const json_t *a = json_object_get(d, "allow");
   const char *type = "a", *access = "rwm";
   const char *keys[2] = {"major", "minor"};
@@ -39,10 +40,8 @@ static int parse_rule(const json_t *d, size_t i, struct rule *r, ctr_err *err) {
   if (access[0] == '\0' || strspn(access, "rwm") != strlen(access) || strlen(access) > 3)
     return ctr_fail(err, 0, "linux.resources.devices[%zu].access: '%s' is not made of r, w, m", i,
                     access);
-  r->type = type[0] == 'c' ? BPF_DEVCG_DEV_CHAR : type[0] == 'b' ? BPF_DEVCG_DEV_BLOCK : -1;
-  r->access = (strchr(access, 'r') ? BPF_DEVCG_ACC_READ : 0) |
-              (strchr(access, 'w') ? BPF_DEVCG_ACC_WRITE : 0) |
-              (strchr(access, 'm') ? BPF_DEVCG_ACC_MKNOD : 0);
+  r->type = type[0];
+  snprintf(r->access, sizeof(r->access), "%s", access);
   for (int k = 0; k < 2; k++) {
     const json_t *v = json_object_get(d, keys[k]);
     *out[k] = -1;
@@ -52,6 +51,20 @@ static int parse_rule(const json_t *d, size_t i, struct rule *r, ctr_err *err) {
       return ctr_fail(err, 0, "linux.resources.devices[%zu].%s: not a device number", i, keys[k]);
     *out[k] = (long)json_integer_value(v);
   }
+  return 0;
+}
+
+static int parse_rule(const json_t *d, size_t i, struct rule *r, ctr_err *err) {
+  struct run_device_rule dr;
+  if (run_device_rule_parse(d, i, &dr, err) < 0)
+    return -1;
+  r->allow = dr.allow;
+  r->major = dr.major;
+  r->minor = dr.minor;
+  r->type = dr.type == 'c' ? BPF_DEVCG_DEV_CHAR : dr.type == 'b' ? BPF_DEVCG_DEV_BLOCK : -1;
+  r->access = (strchr(dr.access, 'r') ? BPF_DEVCG_ACC_READ : 0) |
+              (strchr(dr.access, 'w') ? BPF_DEVCG_ACC_WRITE : 0) |
+              (strchr(dr.access, 'm') ? BPF_DEVCG_ACC_MKNOD : 0);
   return 0;
 }
 

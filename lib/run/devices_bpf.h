@@ -7,9 +7,21 @@
 
 #include <jansson.h>
 #include <linux/bpf.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
+
+/* One OCI linux.resources.devices rule, checked: type 'a', 'b' or 'c';
+ * access letters of "rwm"; major and minor -1 for any. */
+struct run_device_rule {
+  char type;
+  char access[4];
+  long major, minor;
+  bool allow;
+};
+/* Rule i of the array (for messages). */
+int run_device_rule_parse(const json_t *d, size_t i, struct run_device_rule *r, ctr_err *err);
 
 /* The program for OCI linux.resources.devices (checked as the v1 code
  * checks them): the last rule that matches decides, as with the v1

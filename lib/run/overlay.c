@@ -50,6 +50,17 @@ static char *overlay_options(const char *const *lowers, size_t n, size_t skip,
   return s;
 }
 
+/* The filesystem's own message about a failed fsconfig ("e overlay: …"),
+ * or "" */
+static void fs_message(int fs, char *log, size_t len) {
+  ssize_t r = read(fs, log, len - 1);
+  if (r <= 2)
+    r = 0;
+  log[r] = '\0';
+  if (r > 0 && log[r - 1] == '\n')
+    log[r - 1] = '\0';
+}
+
 /* The new mount API takes each lowerdir on its own ("lowerdir+", Linux
  * 6.8), so there is no length limit. -2 when the kernel (or valgrind, or
  * a seccomp profile) does not offer that; -1 with errno on a failure. The
@@ -79,15 +90,7 @@ static int mount_fsconfig(const char *const *lowers, size_t n, const char *upper
   return 0;
 fail:
   e = errno;
-  {
-    /* "e overlay: …" */
-    ssize_t r = read(fs, log, loglen - 1);
-    if (r <= 2)
-      r = 0;
-    log[r] = '\0';
-    if (r > 0 && log[r - 1] == '\n')
-      log[r - 1] = '\0';
-  }
+  fs_message(fs, log, loglen);
   errno = e;
   return -1;
 }
@@ -242,10 +245,7 @@ int run_overlay_mount_idmapped(const char *const *lowerdirs, size_t n, const cha
 fail:
   {
     int e = errno;
-    ssize_t r = read(fs, log, sizeof(log) - 1);
-    log[r > 2 ? r : 0] = '\0';
-    if (r > 2 && log[r - 1] == '\n')
-      log[r - 1] = '\0';
+    fs_message(fs, log, sizeof(log));
     ret = ctr_fail(err, e, "mount overlay on %s%s%s%s", target, log[0] ? " (" : "",
                    log[0] ? log + 2 : "", log[0] ? ")" : "");
   }

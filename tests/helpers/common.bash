@@ -19,6 +19,31 @@ setup_store() {
   export CTR_RUNDIR="$BATS_TEST_TMPDIR/run"
 }
 
+# The store the tests of one file share (setup_file, and again in setup:
+# bats runs them in separate processes).
+use_file_store() {
+  export CTR_ROOT="$BATS_FILE_TMPDIR/root" CTR_RUNDIR="$BATS_FILE_TMPDIR/run"
+}
+
+# setup_file of the container suites: the file's store, with probe:latest
+# (tests/helpers/probe-image.sh) in it.
+setup_probe_store() {
+  use_file_store
+  export CTR_PROBE="${CTR_BUILD:-$TESTS_DIR/../build}/probe/ctr-probe"
+  bash "$TESTS_DIR/helpers/probe-image.sh" "$CTR_PROBE" >/dev/null
+}
+
+# teardown of the container suites: whatever containers a test left, by
+# ctr-rm -f, and by hand should that fail.
+remove_containers() {
+  local id
+  for id in $(ls "$CTR_ROOT/containers" 2>/dev/null); do
+    ctr-rm -f "$id" >/dev/null 2>&1 || true
+    umount -l "$CTR_ROOT/containers/$id/rootfs" 2>/dev/null || true
+    rm -rf "$CTR_ROOT/containers/$id" "$CTR_RUNDIR/containers/$id".*
+  done
+}
+
 # Skip, naming what is missing (runc's `requires`).
 requires() {
   local c
