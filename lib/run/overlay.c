@@ -61,6 +61,20 @@ static void fs_message(int fs, char *log, size_t len) {
     log[r - 1] = '\0';
 }
 
+/* The rest of an overlay made with fsopen: upper and work, then the
+ * mount on target. -1 with errno. */
+static int fs_finish(int fs, const char *upper, const char *work, const char *target) {
+  cleanup_close int mnt = -1;
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+      fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+      fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return -1;
+  mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return -1;
+  return 0;
+}
+
 /* The new mount API takes each lowerdir on its own ("lowerdir+", Linux
  * 6.8), so there is no length limit. -2 when the kernel (or valgrind, or
  * a seccomp profile) does not offer that; -1 with errno on a failure. The
@@ -68,7 +82,6 @@ static void fs_message(int fs, char *log, size_t len) {
 static int mount_fsconfig(const char *const *lowers, size_t n, const char *upper,
                           const char *work, const char *target, char *log, size_t loglen) {
   cleanup_close int fs = fsopen("overlay", FSOPEN_CLOEXEC);
-  cleanup_close int mnt = -1;
   int e;
   if (fs < 0)
     return -2;
@@ -80,12 +93,7 @@ static int mount_fsconfig(const char *const *lowers, size_t n, const char *upper
         return -2;
       goto fail;
     }
-  if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-      fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
-      fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    goto fail;
-  mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-  if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+  if (fs_finish(fs, upper, work, target) < 0)
     goto fail;
   return 0;
 fail:
@@ -189,7 +197,6 @@ int run_overlay_mount_idmapped(const char *const *lowerdirs, size_t n, const cha
                                const char *work, const char *target, int userns_fd,
                                ctr_err *err) {
   cleanup_close int fs = -1;
-  cleanup_close int mnt = -1;
   cleanup_free int *trees = NULL;
   char log[256] = "";
   struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
@@ -233,12 +240,7 @@ int run_overlay_mount_idmapped(const char *const *lowerdirs, size_t n, const cha
       goto out;
     }
   }
-  if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-      fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
-      fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    goto fail;
-  mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-  if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+  if (fs_finish(fs, upper, work, target) < 0)
     goto fail;
   ret = 0;
   goto out;
