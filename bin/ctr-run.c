@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "run/envopt.h"
+#include "run/attach.h"
 #include "run/cgroup.h"
 #include "run/container.h"
 #include "run/create.h"
@@ -50,6 +51,7 @@ static const char usage[] =
     "      --read-only            read-only root filesystem\n"
     "  -i, --interactive          keep stdin open\n"
     "  -t, --tty                  allocate a pseudo-terminal\n"
+    "      --detach-keys KEYS     with -it, the keys that detach (default ctrl-p,ctrl-q)\n"
     "  -m, --memory BYTES         memory limit (e.g. 512m, 1g)\n"
     "      --memory-swap BYTES    memory + swap limit (-1: unlimited)\n"
     "      --memory-reservation BYTES  soft memory limit\n"
@@ -81,7 +83,7 @@ enum {
   OPT_READ_ONLY, OPT_MEMORY_SWAP, OPT_MEMORY_RES, OPT_CPUS, OPT_CPU_SHARES, OPT_PIDS,
   OPT_ULIMIT, OPT_CAP_ADD, OPT_CAP_DROP, OPT_SECURITY, OPT_PRIVILEGED, OPT_LABEL,
   OPT_NETWORK, OPT_USERNS, OPT_STOP_SIGNAL, OPT_STOP_TIMEOUT, OPT_PIDFILE, OPT_INIT,
-  OPT_RESTART, OPT_CGROUP_PARENT,
+  OPT_RESTART, OPT_CGROUP_PARENT, OPT_DETACH_KEYS,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +122,7 @@ static const struct option long_opts[] = {
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
     {"restart", required_argument, NULL, OPT_RESTART},
     {"init", no_argument, NULL, OPT_INIT},
+    {"detach-keys", required_argument, NULL, OPT_DETACH_KEYS},
     CTR_CLI_LONGOPTS,
     {0, 0, 0, 0}};
 
@@ -193,12 +196,16 @@ struct args {
   struct run_opts o;
   struct run_restart restart;
   const char *pidfile;
+  char detach_keys[RUN_DETACH_KEYS_MAX];
+  size_t n_detach_keys;
 };
 
 static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
   struct run_opts *o = &a->o;
   long long n;
   int opt;
+  if (run_detach_keys_parse(RUN_DETACH_KEYS_DEFAULT, a->detach_keys, &a->n_detach_keys, err) < 0)
+    return -1;
   o->cmd = json_array();
   o->env = json_array();
   o->volumes = json_array();
@@ -239,6 +246,10 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
     case OPT_TMPFS: json_array_append_new(o->tmpfs, json_string(optarg)); break;
     case OPT_READ_ONLY: o->read_only = true; break;
     case 'i': o->interactive = true; break;
+    case OPT_DETACH_KEYS:
+      if (run_detach_keys_parse(optarg, a->detach_keys, &a->n_detach_keys, err) < 0)
+        return -1;
+      break;
     case 't': o->tty = true; break;
     case 'm':
       if (run_parse_memory(optarg, &o->memory, err) < 0)
@@ -361,7 +372,7 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
   struct ctr_paths paths = {0};
   struct run_container c = {0};
   struct run_supervise sv = {.interactive = a->o.interactive, .rm = a->o.rm,
-                             .pidfile = a->pidfile};
+                             .pidfile = a->pidfile, .front_io = -1, .front_ctl = -1};
   sv.paths = &paths;
   json_t *config = NULL;
   int ret = -1;
@@ -400,6 +411,25 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
     ret = 0;
     goto out;
   }
+  if (a->o.tty && a->o.interactive) {
+    /* -it: a front keeps the terminal, so that the detach keys can leave
+     * the container running under its parent, this process's child */
+    struct run_front f;
+    pid_t child;
+    bool detached;
+    int r = run_front_fork(&f, &child, err);
+    if (r < 0)
+      goto out;
+    if (r == 1) {
+      ret = run_front_loop(&f, child, true, a->detach_keys, a->n_detach_keys, status, &detached,
+                           err);
+      close(f.io);
+      close(f.ctl);
+      goto out;
+    }
+    sv.front_io = f.io;
+    sv.front_ctl = f.ctl;
+  }
   ret = run_supervise_foreground(&c, config, &sv, err);
   *status = sv.exit_code;
 out:
@@ -412,7 +442,7 @@ out:
 static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err *err) {
   struct ctr_paths paths = {0};
   struct run_container c = {0};
-  struct run_supervise sv = {0};
+  struct run_supervise sv = {.front_io = -1, .front_ctl = -1};
   json_t *config = NULL;
   bool attach = false;
   int opt, ret = -1;

@@ -104,6 +104,55 @@ static int place_fd(int fd, int target) {
   return dup2(fd, target) < 0 ? -1 : 0;
 }
 
+int run_monitor_exec(const struct ctr_paths *p, const struct run_container *c, pid_t pid,
+                     int logfd, int out, int errfd, const char *pidfile, int count,
+                     long delay_ms, ctr_err *err) {
+  cleanup_free char *monitor = run_beside_self("ctr-monitor");
+  char pid_s[32], count_s[32], delay_s[32];
+  /* The fds ctr-monitor reads: 3 log, 4 output (or the pty), 5 stderr. A
+   * source may sit on a target number, so move them all high first. */
+  int log_hi, out_hi, err_hi;
+  if (monitor == NULL)
+    return ctr_fail(err, ENOENT, "ctr-monitor is not installed beside ctr-run");
+  log_hi = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+  out_hi = fcntl(out, F_DUPFD_CLOEXEC, 10);
+  err_hi = errfd < 0 ? -1 : fcntl(errfd, F_DUPFD_CLOEXEC, 10);
+  if (log_hi < 0 || out_hi < 0 || (errfd >= 0 && err_hi < 0) || place_fd(log_hi, 3) < 0 ||
+      place_fd(out_hi, 4) < 0 || place_fd(err_hi, 5) < 0)
+    return ctr_fail(err, errno, "pass descriptors to ctr-monitor");
+  {
+    char *argv[] = {monitor, "--root", p->root, "--rundir", p->rundir, "--pid", pid_s,
+                    "--count", count_s, "--delay", delay_s,
+                    pidfile ? "--pidfile" : NULL, (char *)pidfile, NULL, NULL};
+    snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
+    snprintf(count_s, sizeof(count_s), "%d", count);
+    snprintf(delay_s, sizeof(delay_s), "%ld", delay_ms);
+    argv[pidfile ? 13 : 11] = (char *)c->id;
+    execv(monitor, argv);
+  }
+  return ctr_fail(err, errno, "exec %s", monitor);
+}
+
+void run_monitor_leave_session(void) {
+  sigset_t set;
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  /* first: a SIGHUP from the terminal we leave may be pending already */
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  setsid();
+  for (int fd = 0; fd < 3; fd++)
+    dup2(devnull, fd);
+  if (devnull > 2)
+    close(devnull);
+  if (chdir("/") < 0) {
+  }
+  /* SIGCHLD stays blocked through the execs: ctr-monitor reads it from a
+   * signalfd. Nothing else is. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
 /* Start the container once and become its ctr-monitor. Returns only if
  * it did not start, with its wait status (the exit class << 8). */
 static int spawn(struct monitor *m) {
@@ -112,7 +161,6 @@ static int spawn(struct monitor *m) {
   cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   cleanup_free char *monitor = run_beside_self("ctr-monitor");
   cleanup_free char *cache = NULL;
-  char pid_s[32], count_s[32], delay_s[32];
   ctr_err err = NULL;
   bool tty = json_is_true(json_object_get(json_object_get(m->config, "process"), "terminal"));
 
@@ -145,27 +193,8 @@ static int spawn(struct monitor *m) {
   report_start(m, 0, NULL);
   run_cgroup_free(s.cgroup);
 
-  /* The fds ctr-monitor reads: 3 log, 4 output (or the pty), 5 stderr. A
-   * source may sit on a target number, so move them all high first. */
-  {
-    int log_hi = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
-    int out_hi = fcntl(tty ? s.pty_master : po[0], F_DUPFD_CLOEXEC, 10);
-    int err_hi = tty ? -1 : fcntl(pe[0], F_DUPFD_CLOEXEC, 10);
-    if (log_hi < 0 || out_hi < 0 || (!tty && err_hi < 0) || place_fd(log_hi, 3) < 0 ||
-        place_fd(out_hi, 4) < 0 || place_fd(err_hi, 5) < 0) {
-      ctr_fail(&err, errno, "pass descriptors to ctr-monitor");
-    } else {
-      char *argv[] = {monitor, "--root", m->p->root, "--rundir", m->p->rundir, "--pid", pid_s,
-                      "--count", count_s, "--delay", delay_s,
-                      m->pidfile ? "--pidfile" : NULL, (char *)m->pidfile, NULL, NULL};
-      snprintf(pid_s, sizeof(pid_s), "%d", (int)s.pid);
-      snprintf(count_s, sizeof(count_s), "%d", m->count);
-      snprintf(delay_s, sizeof(delay_s), "%ld", m->delay_ms);
-      argv[m->pidfile ? 13 : 11] = m->c->id;
-      execv(monitor, argv);
-      ctr_fail(&err, errno, "exec %s", monitor);
-    }
-  }
+  run_monitor_exec(m->p, m->c, s.pid, logfd, tty ? s.pty_master : po[0], tty ? -1 : pe[0],
+                   m->pidfile, m->count, m->delay_ms, &err);
   /* Without a monitor nothing would record its end: end it now. */
   {
     int status;
@@ -309,27 +338,13 @@ int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
      * the monitor is no session leader and is reparented away from us. */
     struct monitor m = {.p = p, .c = c, .config = config, .report = rp[1], .pidfile = pidfile,
                         .delay_ms = 100};
-    int devnull, status;
+    int status;
     close(rp[0]);
     if (setsid() < 0)
       _exit(RUN_EXIT_FAILED);
     if (fork() != 0)
       _exit(0);
-    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    for (int fd = 0; fd < 3; fd++)
-      dup2(devnull, fd);
-    if (chdir("/") < 0) {
-    }
-    {
-      /* SIGCHLD stays blocked through the execs: ctr-monitor reads it
-       * from a signalfd. */
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGCHLD);
-      sigprocmask(SIG_BLOCK, &set, NULL);
-      signal(SIGHUP, SIG_IGN);
-      signal(SIGPIPE, SIG_IGN);
-    }
+    run_monitor_leave_session();
     /* spawn returns only if it did not start: ctr-run says why, and a
      * restart policy does not retry what never ran */
     status = spawn(&m);

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "container.h"
 #include "core/error.h"
@@ -28,6 +29,17 @@ const char *run_restart_name(const struct run_restart *r);
 int run_monitor_start(const struct ctr_paths *p, struct run_container *c,
                       const json_t *config, const char *pidfile, int *exit_class,
                       ctr_err *err);
+
+/* Become the monitor of a running container (pid, our child): exec
+ * ctr-monitor with the log, its output (pipe or pty master) and stderr
+ * pipe (or -1). Returns only on failure. */
+int run_monitor_exec(const struct ctr_paths *p, const struct run_container *c, pid_t pid,
+                     int logfd, int out, int errfd, const char *pidfile, int count,
+                     long delay_ms, ctr_err *err);
+/* A monitor's start: out of the caller's session (the caller must not
+ * lead a process group), /dev/null as stdio, "/" as cwd, only SIGCHLD
+ * blocked, SIGHUP and SIGPIPE ignored. */
+void run_monitor_leave_session(void);
 
 /* `ctr-run _monitor-exit`, exec'd by ctr-monitor when the container
  * ended: what it passes on. */

@@ -22,6 +22,8 @@
 #include "core/log.h"
 #include "create.h"
 #include "logwrite.h"
+#include "attach.h"
+#include "monitor.h"
 #include "process.h"
 #include "relay.h"
 #include "state.h"
@@ -32,12 +34,16 @@
 struct fg_io {
   int master; /* with -t */
   bool interactive;
+  int in;     /* what the container reads: our stdin, or the front's socket */
+  int ctl;    /* the front's messages, or -1 */
   int logfd;
   struct run_log_stream out, errs;
 };
 
+enum { LOOP_ENDED, LOOP_DETACH };
+
 /* Forward signals to the container and move its bytes until its process
- * ends. */
+ * ends (LOOP_ENDED), or the front asks to detach or is gone (LOOP_DETACH). */
 static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *status,
                      ctr_err *err) {
   cleanup_close int sfd = -1;
@@ -48,12 +54,13 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
   if (io->master >= 0 && isatty(STDIN_FILENO))
     run_relay_copy_winsize(STDIN_FILENO, io->master);
   for (;;) {
-    struct pollfd fds[4] = {{sfd, POLLIN, 0},
-                            {in_open ? STDIN_FILENO : -1, POLLIN, 0},
+    struct pollfd fds[5] = {{sfd, POLLIN, 0},
+                            {in_open ? io->in : -1, POLLIN, 0},
                             {io->out.fd, POLLIN, 0},
-                            {io->errs.fd, POLLIN, 0}};
+                            {io->errs.fd, POLLIN, 0},
+                            {io->ctl, POLLIN, 0}};
     struct signalfd_siginfo si;
-    if (poll(fds, 4, -1) < 0) {
+    if (poll(fds, 5, -1) < 0) {
       if (errno == EINTR)
         continue;
       return ctr_fail(err, errno, "poll");
@@ -62,8 +69,15 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
       io->out.fd = -1;
     if (fds[3].revents && run_log_drain(&io->errs, io->logfd) < 0)
       io->errs.fd = -1;
+    if (fds[4].revents) {
+      char m = 0;
+      /* 'D', or EOF: the front was killed; either way the container runs
+       * on without a terminal to answer to */
+      if (read(io->ctl, &m, 1) <= 0 || m == 'D')
+        return LOOP_DETACH;
+    }
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
-      if (run_relay_pump(STDIN_FILENO, io->master) < 0) {
+      if (run_relay_pump(io->in, io->master) < 0) {
         /* EOF on our stdin: send the terminal's EOF character. */
         if (write(io->master, "\x04", 1) < 0) {
         }
@@ -82,7 +96,7 @@ static int wait_loop(pid_t pid, struct fg_io *io, const sigset_t *set, int *stat
     if (waitpid(pid, status, WNOHANG) == pid) {
       run_log_drain_now(&io->out, io->logfd);
       run_log_drain_now(&io->errs, io->logfd);
-      return 0;
+      return LOOP_ENDED;
     }
   }
 }
@@ -183,6 +197,28 @@ static void close_all(int po[2], int pe[2], int logfd) {
     close(logfd);
 }
 
+/* The user typed the detach keys (or the front is gone): this process,
+ * the container's parent, leaves the terminal's session and becomes its
+ * monitor, as if it had been started with -d. Returns only on failure. */
+static int detach(struct run_supervise *sv, struct run_container *c, struct run_start *s,
+                  struct fg_io *io, ctr_err *err) {
+  int status;
+  if (io->out.len > 0)
+    run_log_line(io->logfd, io->out.name, io->out.buf, io->out.len);
+  run_monitor_leave_session();
+  /* out of the terminal's session: the front may go (and the terminal
+   * with it) */
+  run_front_say(io->ctl, 'd');
+  run_cgroup_free(s->cgroup);
+  s->cgroup = NULL;
+  run_monitor_exec(sv->paths, c, s->pid, io->logfd, s->pty_master, -1, sv->pidfile, 0, 100, err);
+  /* no monitor: nothing would record the end, so end it now */
+  kill(s->pid, SIGKILL);
+  waitpid(s->pid, &status, 0);
+  sv->exit_code = RUN_EXIT_FAILED;
+  return -1;
+}
+
 int run_supervise_foreground(struct run_container *c, const json_t *config,
                              struct run_supervise *sv, ctr_err *err) {
   struct run_start s = {.bundle = c->dir, .config = config, .stdio = {-1, -1, -1}};
@@ -192,9 +228,13 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   cleanup_close int devnull = -1;
   int status = 0, exit_class = RUN_EXIT_FAILED, ret;
 
+  bool front = sv->front_io >= 0;
   struct fg_io io = {.master = -1,
                      .interactive = sv->interactive,
-                     .out = {.fd = -1, .name = "stdout", .echo_fd = STDOUT_FILENO},
+                     .in = front ? sv->front_io : STDIN_FILENO,
+                     .ctl = front ? sv->front_ctl : -1,
+                     .out = {.fd = -1, .name = "stdout",
+                             .echo_fd = front ? sv->front_io : STDOUT_FILENO},
                      .errs = {.fd = -1, .name = "stderr", .echo_fd = STDERR_FILENO}};
   int po[2] = {-1, -1}, pe[2] = {-1, -1};
   bool tty = json_is_true(json_object_get(json_object_get(config, "process"), "terminal"));
@@ -239,7 +279,9 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
       (sv->pidfile && run_pidfile_write(sv->pidfile, s.pid, err) < 0)) {
     kill(s.pid, SIGKILL);
   }
-  if (s.pty_master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+  /* the terminal is the container's now (with a front, the front sets it) */
+  run_front_say(io.ctl, 'S');
+  if (!front && s.pty_master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
     struct termios t = saved;
     cfmakeraw(&t);
     raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
@@ -253,6 +295,8 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
   io.out.fd = tty ? s.pty_master : po[0];
   io.errs.fd = tty ? -1 : pe[0];
   ret = wait_loop(s.pid, &io, &set, &status, err);
+  if (ret == LOOP_DETACH)
+    return detach(sv, c, &s, &io, err);
   close_all(po, pe, io.logfd);
   if (raw)
     tcsetattr(STDIN_FILENO, TCSANOW, &saved);

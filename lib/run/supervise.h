@@ -17,7 +17,12 @@ struct run_supervise {
   bool interactive; /* -i: the container reads our stdin */
   bool rm;          /* --rm: remove the container when it ends */
   const char *pidfile;
+  /* ctr-run -it: a front (attach.h) owns the terminal; the container's
+   * bytes go through front_io, its messages through front_ctl. -1 and
+   * -1 otherwise. */
+  int front_io, front_ctl;
   int exit_code;    /* out: the container's status, or 125/126/127 */
+  bool detached;    /* out: the user detached; the container runs on */
 };
 
 /* In the foreground: returns 0 once the container has run and ended (its
