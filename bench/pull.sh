@@ -190,7 +190,10 @@ prep_umoci() { rm -rf "$fs/umoci"; }
 # shellcheck disable=SC2317
 prep_floor() { rm -rf "$fs/floor"; mkdir -p "$fs/floor"; }
 # shellcheck disable=SC2317
+# Cold, as skopeo's is: ctr-image push would otherwise mount every blob
+# from the repository the last round pushed to (blob-sources.json).
 prep_ctr_push() {
+  rm -f "$fs/ctr-push/blob-sources.json"
   "$CTR_IMAGE" --root "$fs/ctr-push" --rundir "$fs/ctr-push-run" tag "$TAG" "$REGISTRY/push/ctr-$round:$TAG" >/dev/null
 }
 

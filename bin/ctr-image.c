@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,11 +18,15 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "image/auth.h"
 #include "image/export.h"
 #include "image/gc.h"
 #include "image/import.h"
 #include "image/manifest.h"
+#include "image/pull.h"
+#include "image/push.h"
 #include "image/ref.h"
+#include "image/registry.h"
 #include "image/store.h"
 #include "image/unpack.h"
 
@@ -44,6 +49,16 @@ static const char usage[] =
     "  prune [-q]              remove unreferenced blobs, layers, nameless images\n"
     "  history [--no-trunc] [--format table|json] NAME\n"
     "  unpack NAME             unpack layers; print overlay lowerdirs, top first\n"
+    "  pull [-q] [--platform OS/ARCH[/VARIANT]] [--all-platforms] NAME\n"
+    "                           fetch an image from a registry; print its ID\n"
+    "  push [-q] [--digestfile FILE] NAME [REF]\n"
+    "                           send an image to a registry (REF: NAME itself)\n"
+    "  login [-u USER] [-p PASS | --password-stdin] REGISTRY\n"
+    "                           check credentials with the registry and save them\n"
+    "  logout [-a] [REGISTRY]   forget saved credentials\n"
+    "\n"
+    "Registry options (pull, push, login): --authfile FILE, --cert-dir DIR,\n"
+    "  --tls-verify=false; logout takes --authfile.\n"
     "\n"
     "Options (before or after the command):\n"
     "  --root DIR       store root (default $CTR_ROOT or /var/lib/ctr)\n"
@@ -56,7 +71,7 @@ static const char usage[] =
 
 static const char features[] =
     "+LIBARCHIVE +GZIP +ZSTD +XZ +BZIP2 +JANSSON +OPENSSL +OCI-LAYOUT "
-    "+DOCKER-ARCHIVE +OCI-ARCHIVE";
+    "+DOCKER-ARCHIVE +OCI-ARCHIVE +REGISTRY +TLS +PUSH";
 
 enum {
   OPT_NAME = CTR_OPT_FIRST_TOOL,
@@ -64,6 +79,13 @@ enum {
   OPT_FROM_HOST,
   OPT_DIGESTS,
   OPT_NO_TRUNC,
+  OPT_PLATFORM,
+  OPT_ALL_PLATFORMS,
+  OPT_AUTHFILE,
+  OPT_CERT_DIR,
+  OPT_TLS_VERIFY,
+  OPT_PASSWORD_STDIN,
+  OPT_DIGESTFILE,
 };
 
 /* Everything one invocation needs: the parsed shared options and, once
@@ -717,6 +739,316 @@ static int cmd_unpack(struct ctx *c, int argc, char **argv, ctr_err *err) {
   return 0;
 }
 
+/* ---- registry: pull, push, login, logout -------------------------------- */
+
+/* What every verb that talks to a registry takes. */
+#define REGISTRY_LONGOPTS                                                      \
+  {"authfile", required_argument, NULL, OPT_AUTHFILE},                         \
+      {"cert-dir", required_argument, NULL, OPT_CERT_DIR},                     \
+      {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY}
+
+struct registry_flags {
+  const char *authfile;
+  struct registry_opts reg;
+};
+
+/* Handle one registry option: 1 if it was one, 0 if not, -1 bad value. */
+static int registry_flag(int opt, const char *arg, struct registry_flags *f,
+                         ctr_err *err) {
+  switch (opt) {
+  case OPT_AUTHFILE:
+    f->authfile = arg;
+    return 1;
+  case OPT_CERT_DIR:
+    f->reg.cert_dir = arg;
+    return 1;
+  case OPT_TLS_VERIFY:
+    if (arg == NULL || strcmp(arg, "true") == 0 || strcmp(arg, "1") == 0)
+      f->reg.tls = REGISTRY_TLS_VERIFY;
+    else if (strcmp(arg, "false") == 0 || strcmp(arg, "0") == 0)
+      f->reg.tls = REGISTRY_TLS_NO_VERIFY;
+    else
+      return ctr_usage(err, "--tls-verify takes true or false, not '%s'", arg);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int cmd_pull(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {
+      {"quiet", no_argument, NULL, 'q'},
+      {"platform", required_argument, NULL, OPT_PLATFORM},
+      {"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
+      REGISTRY_LONGOPTS,
+      {0, 0, 0, 0}};
+  struct registry_flags f = {0};
+  struct image_pull_opts o = {0};
+  struct image_pulled res;
+  const char *arg, *id;
+  int opt, r;
+
+  while ((opt = next_opt(c, argc, argv, "qh", opts, &arg, err)) != -1) {
+    if ((r = registry_flag(opt, arg, &f, err)) != 0) {
+      if (r < 0)
+        return -1;
+      continue;
+    }
+    switch (opt) {
+    case 'q': o.quiet = true; break;
+    case OPT_PLATFORM: o.platform = arg; break;
+    case OPT_ALL_PLATFORMS: o.all_platforms = true; break;
+    default: return -1;
+    }
+  }
+  if (c->cli.help)
+    return 0;
+  if (argc - optind != 1)
+    return ctr_usage(err, "pull needs one NAME (see --help)");
+  o.authfile = f.authfile;
+  o.reg = f.reg;
+  ctr_progress_allow(!o.quiet);
+  if (ctr_cli_paths(&c->cli, &c->paths, err) < 0 ||
+      image_pull(&c->paths, argv[optind], &o, &res, err) < 0)
+    return -1;
+  /* As podman: the image ID, which -q prints alone too. */
+  id = res.id[0] ? res.id : res.digest;
+  printf("%s\n", ctr_digest_hex(id));
+  image_pulled_free(&res);
+  return 0;
+}
+
+static int cmd_push(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {
+      {"quiet", no_argument, NULL, 'q'},
+      {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+      REGISTRY_LONGOPTS,
+      {0, 0, 0, 0}};
+  struct registry_flags f = {0};
+  struct image_push_opts o = {0};
+  struct image_pushed res;
+  const char *arg, *digestfile = NULL;
+  int opt, r;
+
+  while ((opt = next_opt(c, argc, argv, "qh", opts, &arg, err)) != -1) {
+    if ((r = registry_flag(opt, arg, &f, err)) != 0) {
+      if (r < 0)
+        return -1;
+      continue;
+    }
+    switch (opt) {
+    case 'q': o.quiet = true; break;
+    case OPT_DIGESTFILE: digestfile = arg; break;
+    default: return -1;
+    }
+  }
+  if (c->cli.help)
+    return 0;
+  if (argc - optind != 1 && argc - optind != 2)
+    return ctr_usage(err, "push needs NAME and at most one REF (see --help)");
+  o.authfile = f.authfile;
+  o.reg = f.reg;
+  ctr_progress_allow(!o.quiet);
+  if (ctr_cli_paths(&c->cli, &c->paths, err) < 0 ||
+      image_push(&c->paths, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL,
+                 &o, &res, err) < 0)
+    return -1;
+  /* As podman: nothing on stdout; the digest, without a newline, in
+   * --digestfile. */
+  if (digestfile != NULL &&
+      ctr_atomic_write(AT_FDCWD, digestfile, res.digest, strlen(res.digest), 0644,
+                       false, err) < 0)
+    return ctr_wrap(err, "--digestfile");
+  return 0;
+}
+
+/* A line from the terminal; without echo for secrets. NULL when stdin is
+ * not a terminal. */
+static char *prompt(const char *what, bool secret) {
+  struct termios old, quiet;
+  bool restore = false;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  if (!isatty(STDIN_FILENO))
+    return NULL;
+  fprintf(stderr, "%s: ", what);
+  fflush(stderr);
+  if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+  }
+  n = getline(&line, &cap, stdin);
+  if (restore) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    fputc('\n', stderr);
+  }
+  if (n < 0) {
+    free(line);
+    return NULL;
+  }
+  line[strcspn(line, "\r\n")] = '\0';
+  return line;
+}
+
+static int password_from_stdin(char **out, ctr_err *err) {
+  size_t len = 0;
+  if (ctr_read_fd(STDIN_FILENO, 64 << 10, out, &len, err) < 0)
+    return ctr_wrap(err, "--password-stdin");
+  /* One final newline is the shell's, not the password's. */
+  if (len > 0 && (*out)[len - 1] == '\n')
+    (*out)[--len] = '\0';
+  if (len > 0 && (*out)[len - 1] == '\r')
+    (*out)[--len] = '\0';
+  return 0;
+}
+
+static void free_secret(char *s) {
+  if (s != NULL)
+    explicit_bzero(s, strlen(s));
+  free(s);
+}
+
+/* LOGIN's registry: "https://host:5000/v2/" is host:5000; a path after a
+ * bare host makes credentials for that repository only (as podman). */
+static int login_target(const char *arg, char **key, char **host, ctr_err *err) {
+  *key = auth_normalize_key(arg);
+  if (*key == NULL)
+    return ctr_fail(err, ENOMEM, "login");
+  *host = strndup(*key, strcspn(*key, "/"));
+  if (*host == NULL)
+    return ctr_fail(err, ENOMEM, "login");
+  if ((*host)[0] == '\0' || strchr(*key, '@') != NULL || strchr(*key, ' ') != NULL)
+    return ctr_usage(err, "invalid registry '%s'", arg);
+  return 0;
+}
+
+static int cmd_login(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {
+      {"username", required_argument, NULL, 'u'},
+      {"password", required_argument, NULL, 'p'},
+      {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+      REGISTRY_LONGOPTS,
+      {0, 0, 0, 0}};
+  struct registry_flags f = {0};
+  struct registry *reg = NULL;
+  cleanup_free char *key = NULL;
+  cleanup_free char *host = NULL;
+  char *user = NULL, *pass = NULL;
+  bool from_stdin = false;
+  const char *arg;
+  int opt, r, ret = -1;
+
+  while ((opt = next_opt(c, argc, argv, "u:p:h", opts, &arg, err)) != -1) {
+    if ((r = registry_flag(opt, arg, &f, err)) != 0) {
+      if (r < 0)
+        goto out;
+      continue;
+    }
+    switch (opt) {
+    case 'u': free(user); user = strdup(arg); break;
+    case 'p': free_secret(pass); pass = strdup(arg); break;
+    case OPT_PASSWORD_STDIN: from_stdin = true; break;
+    default: goto out;
+    }
+  }
+  if (c->cli.help) {
+    ret = 0;
+    goto out;
+  }
+  if (argc - optind != 1) {
+    ctr_usage(err, "login needs one REGISTRY (see --help)");
+    goto out;
+  }
+  if (from_stdin && pass != NULL) {
+    ctr_usage(err, "login: -p and --password-stdin exclude each other");
+    goto out;
+  }
+  if (login_target(argv[optind], &key, &host, err) < 0)
+    goto out;
+  if (user == NULL && (from_stdin || (user = prompt("Username", false)) == NULL)) {
+    ctr_usage(err, "login needs -u USER");
+    goto out;
+  }
+  if (from_stdin ? password_from_stdin(&pass, err) < 0
+                 : pass == NULL && (pass = prompt("Password", true)) == NULL) {
+    if (!from_stdin)
+      ctr_usage(err, "login needs -p PASS or --password-stdin");
+    goto out;
+  }
+  if (user[0] == '\0' || strchr(user, ':') != NULL) {
+    ctr_usage(err, "login: the user name must be non-empty and without ':'");
+    goto out;
+  }
+  f.reg.username = user;
+  f.reg.password = pass;
+  /* Checked with the registry first, as docker does: wrong credentials
+   * are never saved. */
+  if (registry_open(host, &f.reg, &reg, err) < 0 || registry_login(reg, err) < 0 ||
+      auth_store(f.authfile, key, user, pass, err) < 0) {
+    ctr_wrap(err, "login %s", key);
+    goto out;
+  }
+  printf("Login Succeeded!\n");
+  ret = 0;
+out:
+  registry_close(reg);
+  free(user);
+  free_secret(pass);
+  return ret;
+}
+
+static int cmd_logout(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {
+      {"all", no_argument, NULL, 'a'},
+      {"authfile", required_argument, NULL, OPT_AUTHFILE},
+      {0, 0, 0, 0}};
+  cleanup_free char *key = NULL;
+  struct auth_creds other = {0};
+  const char *arg, *authfile = NULL;
+  bool all = false;
+  int opt, r;
+
+  while ((opt = next_opt(c, argc, argv, "ah", opts, &arg, err)) != -1) {
+    if (opt == 'a')
+      all = true;
+    else if (opt == OPT_AUTHFILE)
+      authfile = arg;
+    else
+      return -1;
+  }
+  if (c->cli.help)
+    return 0;
+  if (all ? argc != optind : argc - optind != 1)
+    return ctr_usage(err, "logout needs one REGISTRY, or -a and none");
+  if (all) {
+    if (auth_remove(authfile, NULL, err) < 0)
+      return ctr_wrap(err, "logout");
+    printf("Removed login credentials for all registries\n");
+    return 0;
+  }
+  key = auth_normalize_key(argv[optind]);
+  if (key == NULL)
+    return ctr_fail(err, ENOMEM, "logout");
+  r = auth_remove(authfile, key, err);
+  if (r < 0)
+    return ctr_wrap(err, "logout %s", key);
+  if (r > 0) {
+    printf("Removed login credentials for %s\n", key);
+    return 0;
+  }
+  /* Credentials another tool saved are its to remove. */
+  if (authfile == NULL && auth_lookup(NULL, key, NULL, &other, err) > 0) {
+    ctr_fail(err, 0, "logout %s: not logged in with ctr-image; the credentials "
+                     "in use come from %s", key, other.file);
+    auth_creds_free(&other);
+    return -1;
+  }
+  ctr_err_free(err);
+  return ctr_fail(err, 0, "logout %s: not logged in", key);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static const struct {
@@ -728,6 +1060,8 @@ static const struct {
     {"inspect", cmd_inspect}, {"tag", cmd_tag},     {"rm", cmd_rm},
     {"rmi", cmd_rm},        {"prune", cmd_prune},   {"history", cmd_history},
     {"unpack", cmd_unpack},
+    {"pull", cmd_pull},     {"push", cmd_push},     {"login", cmd_login},
+    {"logout", cmd_logout},
 };
 
 int main(int argc, char **argv) {

@@ -125,13 +125,13 @@ int image_ref_parse(const char *s, struct image_ref *r, ctr_err *err) {
       break;
     p = e + 1;
   }
-  /* Familiar form: drop docker.io and library/, as docker does. */
-  if (hostlen == 9 && strncmp(name, "docker.io", 9) == 0) {
-    name += 10;
+  /* Familiar form: drop docker.io (or its legacy name index.docker.io)
+   * and library/, as docker does. */
+  if ((hostlen == 9 && strncmp(name, "docker.io", 9) == 0) ||
+      (hostlen == 15 && strncmp(name, "index.docker.io", 15) == 0)) {
+    name += hostlen + 1;
     if (strncmp(name, "library/", 8) == 0 && strchr(name + 8, '/') == NULL)
       name += 8;
-  } else if (hostlen == 20 && strncmp(name, "index.docker.io", 15) == 0) {
-    name += 21;
   }
   r->repo = strdup(name);
   if (r->tag == NULL && r->digest == NULL)
@@ -170,4 +170,22 @@ char *image_ref_full_repo(const struct image_ref *r) {
   else
     rc = asprintf(&out, "docker.io/%s", r->repo);
   return rc < 0 ? NULL : out;
+}
+
+int image_ref_registry(const struct image_ref *r, char **host, char **path,
+                       ctr_err *err) {
+  cleanup_free char *full = image_ref_full_repo(r);
+  char *slash = full ? strchr(full, '/') : NULL;
+  *host = *path = NULL;
+  if (slash == NULL)
+    return ctr_fail(err, ENOMEM, "reference %s", r->repo);
+  *host = strndup(full, (size_t)(slash - full));
+  *path = strdup(slash + 1);
+  if (*host == NULL || *path == NULL) {
+    free(*host);
+    free(*path);
+    *host = *path = NULL;
+    return ctr_fail(err, ENOMEM, "reference %s", r->repo);
+  }
+  return 0;
 }

@@ -21,5 +21,11 @@ char *image_ref_name(const struct image_ref *r);
 /* The fully qualified repository ("docker.io/library/busybox"). Caller
  * frees. */
 char *image_ref_full_repo(const struct image_ref *r);
+/* Where the repository lives, as the distribution API names it: the
+ * registry host and the repository's path there. "busybox" is
+ * ("docker.io", "library/busybox"), "127.0.0.1:5000/a/b" is
+ * ("127.0.0.1:5000", "a/b"). Both malloc'd. */
+int image_ref_registry(const struct image_ref *r, char **host, char **path,
+                       ctr_err *err);
 
 #endif
