@@ -28,7 +28,7 @@ setup() {
   mkdir -p "$W"
   # Credentials and certificates only from what a test puts there.
   export HOME=$BATS_TEST_TMPDIR/home XDG_RUNTIME_DIR=$BATS_TEST_TMPDIR/xdg-run
-  unset XDG_CONFIG_HOME REGISTRY_AUTH_FILE DOCKER_CONFIG CTR_CERTS_DIR CTR_REGISTRY_STALL_SECONDS
+  unset XDG_CONFIG_HOME REGISTRY_AUTH_FILE DOCKER_CONFIG CTR_CERTS_DIR CTR_REGISTRY_STALL_SECONDS CTR_REGISTRIES_CONF
   # curl honours these as docker does; the registries here are local.
   unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
   mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
@@ -43,6 +43,9 @@ teardown() {
     wait "$pid" 2>/dev/null || true
   done
   registry_stop
+  if [ -n "${SERVER_NETNS:-}" ]; then
+    ip netns del "$SERVER_NETNS" 2>/dev/null || true
+  fi
 }
 
 # ---- helpers ---------------------------------------------------------------
@@ -637,6 +640,51 @@ host_arch() {
   [[ $stderr == "ctr-image: pull $REGISTRY/x:1: TLS handshake with $REGISTRY failed"* ]]
   run ctr-image pull --tls-verify=false "$REGISTRY/x:1"
   assert_success
+}
+
+@test "a non-loopback registry speaks http only when registries.json lists it as insecure" {
+  # A host address that is not loopback needs a namespace of its own:
+  # 10.250.0.1 on its lo, the registry and ctr-image both inside.
+  local ns=ctrt-$$-insecure port=5123 d=$BATS_TEST_TMPDIR/reg
+  ip netns add "$ns"
+  SERVER_NETNS=$ns
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add 10.250.0.1/32 dev lo
+  mkdir -p "$d"
+  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 10.250.0.1:%s\n' \
+    "$d" "$port" > "$d/config.yml"
+  ip netns exec "$ns" docker-registry serve "$d/config.yml" > "$d/log" 2>&1 &
+  SERVER_PIDS+=($!)
+  for _ in $(seq 50); do
+    ip netns exec "$ns" curl -sf "http://10.250.0.1:$port/v2/" >/dev/null && break
+    sleep 0.1
+  done
+  ip netns exec "$ns" skopeo copy --dest-tls-verify=false \
+    "oci:$BATS_FILE_TMPDIR/rich:test:latest" "docker://10.250.0.1:$port/x:1" >/dev/null
+  import_busybox
+  before=$(store_listing)
+  # not listed: https only, and this server does not speak it
+  export CTR_REGISTRIES_CONF=$W/registries.json
+  echo '{"insecure-registries": ["10.250.0.2:5123", "10.250.0.1"]}' > "$CTR_REGISTRIES_CONF"
+  run --separate-stderr ip netns exec "$ns" ctr-image pull -q "10.250.0.1:$port/x:1"
+  assert_failure 1
+  [[ $stderr == "ctr-image: pull 10.250.0.1:$port/x:1: TLS handshake with 10.250.0.1:$port failed"* ]] ||
+    fail "$stderr"
+  [ "$(store_listing)" = "$before" ]
+  # a malformed list is an error, never "insecure"
+  echo '{"insecure-registries": "10.250.0.1:5123"}' > "$CTR_REGISTRIES_CONF"
+  run --separate-stderr ip netns exec "$ns" ctr-image pull -q "10.250.0.1:$port/x:1"
+  assert_failure 1
+  [[ $stderr == *"registries.json: insecure-registries is not an array" ]] || fail "$stderr"
+  # listed with its port (Docker's daemon.json key)
+  echo '{"insecure-registries": ["10.250.0.1:5123"]}' > "$CTR_REGISTRIES_CONF"
+  run ip netns exec "$ns" ctr-image pull -q "10.250.0.1:$port/x:1"
+  assert_success
+  run ctr-image inspect "10.250.0.1:$port/x:1"
+  assert_success
+  # --tls-verify=true overrides the list
+  run --separate-stderr ip netns exec "$ns" ctr-image pull --tls-verify=true "10.250.0.1:$port/x:1"
+  assert_failure 1
 }
 
 # ---- bad input and faults ------------------------------------------------------

@@ -68,6 +68,18 @@ int registry_open(const char *host, const struct registry_opts *o,
     registry_close(r);
     return ctr_fail(err, ENOMEM, "registry %s", host);
   }
+  /* A listed insecure registry is what docker makes of one: TLS without
+   * verification, plain http when it does not speak TLS. An explicit
+   * --tls-verify=true still wins. */
+  if (r->tls == REGISTRY_TLS_DEFAULT) {
+    bool listed;
+    if (registry_insecure_listed(host, &listed, err) < 0) {
+      registry_close(r);
+      return -1;
+    }
+    if (listed)
+      r->tls = REGISTRY_TLS_NO_VERIFY;
+  }
   /* Without verification a client certificate may still be wanted. */
   if (registry_load_certs(r, o->cert_dir, err) < 0) {
     registry_close(r);

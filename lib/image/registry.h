@@ -22,7 +22,9 @@
  *
  * Schemes: https with the system's CAs plus those of certs.d (see
  * registry_opts.cert_dir). Plain http only for loopback hosts (localhost,
- * 127.0.0.0/8, ::1) and with --tls-verify=false, and only after https
+ * 127.0.0.0/8, ::1), hosts listed in insecure-registries of
+ * /etc/ctr/registries.json (which also skips verification, as docker
+ * does) and with --tls-verify=false, and only after https
  * failed because the server does not speak TLS: as docker does for its
  * insecure registries. A TLS server whose certificate does not verify is
  * an error, never a reason to fall back.

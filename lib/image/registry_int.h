@@ -40,6 +40,10 @@ struct registry {
 /* registry_tls.c */
 /* CAs and a client certificate from certs.d (see registry_opts). */
 int registry_load_certs(struct registry *r, const char *cert_dir, ctr_err *err);
+/* Is host ("HOST[:PORT]", as written in references) in the
+ * insecure-registries list of $CTR_REGISTRIES_CONF or
+ * /etc/ctr/registries.json (a missing default file lists none)? */
+int registry_insecure_listed(const char *host, bool *listed, ctr_err *err);
 /* Timeouts, redirects, TLS: what every handle to the registry gets. */
 void registry_setup_handle(struct registry *r, CURL *h, char *errbuf);
 

@@ -14,6 +14,7 @@
 #include "core/cleanup.h"
 #include "core/cli.h"
 #include "core/fs.h"
+#include "core/json.h"
 #include "registry_int.h"
 
 #define CERT_FILE_MAX (1 << 20)
@@ -145,3 +146,35 @@ void registry_setup_handle(struct registry *r, CURL *h, char *errbuf) {
     curl_easy_setopt(h, CURLOPT_SSLKEY, r->key);
   }
 }
+
+/* Docker's daemon.json key, so an operator's list carries over as it is:
+ * {"insecure-registries": ["host:5000", "registry.lan"]}. A malformed
+ * file is an error: silently ignoring it would turn an intended
+ * insecure registry into a confusing TLS failure, or worse the other
+ * way round after an edit. */
+int registry_insecure_listed(const char *host, bool *listed, ctr_err *err) {
+  const char *env = getenv("CTR_REGISTRIES_CONF");
+  const char *path = env && env[0] ? env : "/etc/ctr/registries.json";
+  cleanup_json json_t *conf = NULL;
+  const json_t *list, *v;
+  size_t i;
+  *listed = false;
+  if (ctr_json_load_object(AT_FDCWD, path, 1 << 20, &conf, err) < 0) {
+    if ((*err)->errnum == ENOENT && !(env && env[0])) {
+      ctr_err_free(err);
+      return 0;
+    }
+    return -1;
+  }
+  list = json_object_get(conf, "insecure-registries");
+  if (list != NULL && !json_is_array(list))
+    return ctr_fail(err, 0, "%s: insecure-registries is not an array", path);
+  json_array_foreach(list, i, v) {
+    if (!json_is_string(v))
+      return ctr_fail(err, 0, "%s: insecure-registries[%zu] is not a string", path, i);
+    if (strcmp(json_string_value(v), host) == 0)
+      *listed = true;
+  }
+  return 0;
+}
+
