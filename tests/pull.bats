@@ -7,18 +7,16 @@
 
 load helpers/common
 load helpers/registry
+load helpers/registry-faults
 
 setup_file() {
   requires docker-registry skopeo jq python3 curl openssl htpasswd
-  local py=$BATS_FILE_TMPDIR/py
-  mkdir -p "$py"
-  write_helpers "$py"
   # The rich 3-layer fixture, and a relative of it sharing its lower two
   # layers; a big one for interrupted downloads; a multi-platform index.
   python3 "$TESTS_DIR/helpers/mkimage.py" --salt pull-a "$BATS_FILE_TMPDIR/rich"
   python3 "$TESTS_DIR/helpers/mkimage.py" --salt pull-b "$BATS_FILE_TMPDIR/sibling"
   python3 "$TESTS_DIR/helpers/mkimage.py" --salt pull-big --bulk 8192 "$BATS_FILE_TMPDIR/big"
-  python3 "$py/mkmulti.py" "$BATS_FILE_TMPDIR/multi" multi linux/amd64 linux/arm64 linux/arm/v7 >/dev/null
+  python3 "$FAULTS_PY/mkmulti.py" "$BATS_FILE_TMPDIR/multi" multi linux/amd64 linux/arm64 linux/arm/v7 >/dev/null
 }
 
 setup() {
@@ -32,7 +30,6 @@ setup() {
   # curl honours these as docker does; the registries here are local.
   unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
   mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-  PY=$BATS_FILE_TMPDIR/py
   SERVER_PIDS=()
 }
 
@@ -58,160 +55,6 @@ tree_listing() {
   (cd "$1" && find . -mindepth 1 -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
 }
 
-# The python helpers, written once per file: each server binds 127.0.0.1
-# on a port the kernel picks and writes it to its last argument.
-write_helpers() {
-  local d=$1
-  cat >"$d/mkmulti.py" <<'PY'
-"""An OCI layout whose index.json names (NAME) one image index with an
-image per platform: a gzip layer holding /arch (the platform) and
-/bin/only-<arch>, and a config for that platform.
-usage: mkmulti.py OUT NAME PLATFORM..."""
-import gzip, hashlib, io, json, os, sys, tarfile
-
-out, name, plats = sys.argv[1], sys.argv[2], sys.argv[3:]
-os.makedirs(out + "/blobs/sha256", exist_ok=True)
-
-def blob(data):
-    d = hashlib.sha256(data).hexdigest()
-    with open(out + "/blobs/sha256/" + d, "wb") as f:
-        f.write(data)
-    return "sha256:" + d, len(data)
-
-def layer(files):
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for path, data in files:
-            ti = tarfile.TarInfo(path)
-            ti.size, ti.mtime, ti.mode = len(data), 1700000000, 0o644
-            t.addfile(ti, io.BytesIO(data))
-    gz = io.BytesIO()
-    with gzip.GzipFile(fileobj=gz, mode="wb", mtime=0) as g:
-        g.write(raw.getvalue())
-    return gz.getvalue(), "sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()
-
-entries = []
-for p in plats:
-    parts = p.split("/")
-    plat = {"architecture": parts[1], "os": parts[0]}
-    if len(parts) > 2:
-        plat["variant"] = parts[2]
-    gz, diff = layer([("arch", (p + "\n").encode()), ("bin/only-" + "-".join(parts[1:]), b"x\n")])
-    ld, ls = blob(gz)
-    cfg = dict(plat, created="2023-11-14T22:13:20Z", config={"Cmd": ["/bin/sh"]},
-               rootfs={"type": "layers", "diff_ids": [diff]},
-               history=[{"created": "2023-11-14T22:13:20Z", "created_by": "mkmulti " + p}])
-    cd, cs = blob(json.dumps(cfg, sort_keys=True).encode())
-    man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}]}
-    md, ms = blob(json.dumps(man, sort_keys=True).encode())
-    entries.append({"mediaType": man["mediaType"], "digest": md, "size": ms, "platform": plat})
-idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
-idd, ids = blob(json.dumps(idx, sort_keys=True).encode())
-with open(out + "/oci-layout", "w") as f:
-    json.dump({"imageLayoutVersion": "1.0.0"}, f)
-with open(out + "/index.json", "w") as f:
-    json.dump({"schemaVersion": 2, "manifests": [{"mediaType": idx["mediaType"], "digest": idd,
-               "size": ids, "annotations": {"org.opencontainers.image.ref.name": name}}]}, f)
-print(idd)
-PY
-  cat >"$d/serve.py" <<'PY'
-import os, socket
-
-def listen(portfile):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-    tell(portfile, s.getsockname()[1])
-    return s
-
-def tell(portfile, port):
-    with open(portfile + ".tmp", "w") as f:
-        f.write(str(port))
-    os.rename(portfile + ".tmp", portfile)
-PY
-  cat >"$d/stall.py" <<'PY'
-"""Accepts connections and never answers. usage: stall.py PORTFILE"""
-import sys, serve
-srv, held = serve.listen(sys.argv[1]), []
-while True:
-    held.append(srv.accept()[0])
-PY
-  cat >"$d/slowproxy.py" <<'PY'
-"""A proxy to UPSTREAM that passes on what it answers at RATE bytes/s.
-usage: slowproxy.py UPSTREAM RATE PORTFILE"""
-import socket, sys, threading, time, serve
-host, port = sys.argv[1].rsplit(":", 1)
-rate = int(sys.argv[2])
-
-def pipe(src, dst, slow):
-    try:
-        while True:
-            data = src.recv(8192 if slow else 65536)
-            if not data:
-                break
-            dst.sendall(data)
-            if slow:
-                time.sleep(len(data) / rate)
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-srv = serve.listen(sys.argv[3])
-while True:
-    c = srv.accept()[0]
-    try:
-        u = socket.create_connection((host, int(port)))
-    except OSError:
-        c.close()
-        continue
-    threading.Thread(target=pipe, args=(c, u, False), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c, True), daemon=True).start()
-PY
-  cat >"$d/fakereg.py" <<'PY'
-"""A scripted registry. SPEC (JSON) maps a path to the answers it gets in
-turn, the last repeating: {"/v2/x/manifests/1": [{"status": 503},
-{"status": 200, "headers": {...}, "body": "..."}]}. Other paths: 404
-MANIFEST_UNKNOWN; /v2/: 200. LOG gets "METHOD PATH RANGE" per request.
-usage: fakereg.py SPEC LOG PORTFILE"""
-import http.server, json, sys, threading, serve
-spec, log, lock = json.load(open(sys.argv[1])), sys.argv[2], threading.Lock()
-unknown = {"status": 404, "headers": {"Content-Type": "application/json"},
-           "body": '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'}
-
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-    def answer(self):
-        with lock:
-            with open(log, "a") as f:
-                f.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-")))
-            q = spec.get(self.path)
-            a = {"status": 200, "body": "{}"} if self.path == "/v2/" else \
-                (q.pop(0) if len(q) > 1 else q[0]) if q else unknown
-        body = a.get("body", "").encode()
-        self.send_response(a["status"])
-        for k, v in a.get("headers", {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-    do_GET = do_HEAD = answer
-
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-serve.tell(sys.argv[3], srv.server_address[1])
-srv.serve_forever()
-PY
-}
-
 push() { # LAYOUT-DIR REPO:TAG
   run registry_push_skopeo "oci:$BATS_FILE_TMPDIR/$1:test:latest" "$2"
   assert_success
@@ -226,21 +69,6 @@ listing_sans_partials() {
 blob_gets() {
   grep -c "\"GET /v2/$1/blobs/sha256:[0-9a-f]* HTTP" "$REGISTRY_DIR/registry.log" || true
 }
-
-# Start a python helper server that writes its port to a file; echo the
-# port. Killed by teardown.
-start_server() { # NAME ARGS…
-  local name=$1 port=$W/$1.port
-  shift
-  PYTHONPATH=$PY python3 "$PY/$name.py" "$@" "$port" </dev/null >"$W/$name.log" 2>&1 3>&- &
-  SERVER_PIDS+=($!)
-  for _ in $(seq 100); do
-    [[ -s $port ]] && break
-    sleep 0.05
-  done
-  [[ -s $port ]]
-}
-server_port() { cat "$W/$1.port"; }
 
 # Bring the registry back on its port, with its storage, after a kill.
 restart_registry() {
@@ -803,7 +631,7 @@ EOF
   size=$(registry_inspect_skopeo x:1 --raw | jq -r '.layers[2].size')
   # Clients reach it through a proxy slowed to 1 MB/s, so the big layer
   # takes seconds; both the proxy and the registry die mid-layer.
-  start_server slowproxy "$REGISTRY" 1000000
+  start_server slowproxy "$REGISTRY" 1000000 down
   P=127.0.0.1:$(server_port slowproxy)
   import_busybox
   before=$(listing_sans_partials)
@@ -838,7 +666,7 @@ EOF
   push big x:1
   big=$(registry_inspect_skopeo x:1 --raw | jq -r '.layers[2].digest')
   size=$(registry_inspect_skopeo x:1 --raw | jq -r '.layers[2].size')
-  start_server slowproxy "$REGISTRY" 1000000
+  start_server slowproxy "$REGISTRY" 1000000 down
   P=127.0.0.1:$(server_port slowproxy)
   ctr-image pull "$P/x:1" >/dev/null 2>&1 &
   pull=$!

@@ -8,15 +8,13 @@
 
 load helpers/common
 load helpers/registry
+load helpers/registry-faults
 
 setup_file() {
   requires docker-registry skopeo jq python3 curl openssl htpasswd
-  local py=$BATS_FILE_TMPDIR/py
-  mkdir -p "$py"
-  write_helpers "$py"
   python3 "$TESTS_DIR/helpers/mkimage.py" --salt push-a "$BATS_FILE_TMPDIR/rich"
   python3 "$TESTS_DIR/helpers/mkimage.py" --salt push-big --bulk 8192 "$BATS_FILE_TMPDIR/big"
-  python3 "$py/mkmulti.py" "$BATS_FILE_TMPDIR/multi" multi linux/amd64 linux/arm64 linux/arm/v7 >/dev/null
+  python3 "$FAULTS_PY/mkmulti.py" "$BATS_FILE_TMPDIR/multi" multi linux/amd64 linux/arm64 linux/arm/v7 >/dev/null
 }
 
 setup() {
@@ -28,7 +26,6 @@ setup() {
   unset XDG_CONFIG_HOME REGISTRY_AUTH_FILE DOCKER_CONFIG CTR_CERTS_DIR CTR_REGISTRY_STALL_SECONDS CTR_REGISTRIES_CONF
   unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
   mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-  PY=$BATS_FILE_TMPDIR/py
   SERVER_PIDS=()
 }
 
@@ -42,175 +39,6 @@ teardown() {
 }
 
 # ---- helpers ---------------------------------------------------------------
-
-write_helpers() {
-  local d=$1
-  # the multi-platform layout of pull.bats
-  sed -n '/^  cat >"\$d\/mkmulti.py" <<.PY.$/,/^PY$/p' "$TESTS_DIR/pull.bats" | sed '1d;$d' >"$d/mkmulti.py"
-  [[ -s $d/mkmulti.py ]]
-  cat >"$d/serve.py" <<'PY'
-import os, socket
-
-def listen(portfile):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-    tell(portfile, s.getsockname()[1])
-    return s
-
-def tell(portfile, port):
-    with open(portfile + ".tmp", "w") as f:
-        f.write(str(port))
-    os.rename(portfile + ".tmp", portfile)
-PY
-  cat >"$d/stall.py" <<'PY'
-"""Accepts connections and never answers. usage: stall.py PORTFILE"""
-import sys, serve
-srv, held = serve.listen(sys.argv[1]), []
-while True:
-    held.append(srv.accept()[0])
-PY
-  cat >"$d/slowup.py" <<'PY'
-"""A proxy to UPSTREAM passing what the client sends at RATE bytes/s.
-usage: slowup.py UPSTREAM RATE PORTFILE"""
-import socket, sys, threading, time, serve
-host, port = sys.argv[1].rsplit(":", 1)
-rate = int(sys.argv[2])
-
-def pipe(src, dst, slow):
-    try:
-        while True:
-            data = src.recv(8192 if slow else 65536)
-            if not data:
-                break
-            dst.sendall(data)
-            if slow:
-                time.sleep(len(data) / rate)
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-srv = serve.listen(sys.argv[3])
-while True:
-    c = srv.accept()[0]
-    try:
-        u = socket.create_connection((host, int(port)))
-    except OSError:
-        c.close()
-        continue
-    threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
-PY
-  cat >"$d/cutup.py" <<'PY'
-"""A proxy to UPSTREAM that cuts the first connection whose client has sent
-more than CUT bytes, once. usage: cutup.py UPSTREAM CUT PORTFILE"""
-import socket, sys, threading, serve
-host, port = sys.argv[1].rsplit(":", 1)
-cut = int(sys.argv[2])
-state = {"cut": False}
-lock = threading.Lock()
-
-def close(*socks):
-    for s in socks:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
-
-def up(c, u):
-    sent = 0
-    try:
-        while True:
-            data = c.recv(65536)
-            if not data:
-                break
-            with lock:
-                if not state["cut"] and sent + len(data) > cut:
-                    state["cut"] = True
-                    u.sendall(data[: cut - sent])
-                    close(c, u)
-                    return
-            u.sendall(data)
-            sent += len(data)
-    except OSError:
-        pass
-    close(c, u)
-
-def down(u, c):
-    try:
-        while True:
-            data = u.recv(65536)
-            if not data:
-                break
-            c.sendall(data)
-    except OSError:
-        pass
-
-srv = serve.listen(sys.argv[3])
-while True:
-    c = srv.accept()[0]
-    try:
-        u = socket.create_connection((host, int(port)))
-    except OSError:
-        c.close()
-        continue
-    threading.Thread(target=up, args=(c, u), daemon=True).start()
-    threading.Thread(target=down, args=(u, c), daemon=True).start()
-PY
-  cat >"$d/fakepush.py" <<'PY'
-"""A scripted registry for pushes. SPEC (JSON) maps "METHOD PATH" (PATH
-without its query) to the answers it gets in turn, the last repeating:
-{"POST /v2/x/blobs/uploads/": [{"status": 503}, {"status": 403, ...}]}.
-Unlisted: GET /v2/ 200; HEAD 404; POST 202 with a Location; PUT 201.
-LOG gets "METHOD PATH" (with the query) per request.
-usage: fakepush.py SPEC LOG PORTFILE"""
-import http.server, json, sys, threading, uuid, serve
-spec, log, lock = json.load(open(sys.argv[1])), sys.argv[2], threading.Lock()
-
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-    def answer(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
-        path = self.path.split("?")[0]
-        with lock:
-            with open(log, "a") as f:
-                f.write("%s %s\n" % (self.command, self.path))
-            q = spec.get(self.command + " " + path)
-            a = (q.pop(0) if len(q) > 1 else q[0]) if q else None
-        if a is None:
-            if self.command == "POST":
-                a = {"status": 202, "headers": {"Location": path + str(uuid.uuid4())}}
-            elif self.command == "PUT":
-                a = {"status": 201}
-            elif self.command == "HEAD" or path != "/v2/":
-                a = {"status": 404}
-            else:
-                a = {"status": 200, "body": "{}"}
-        body = a.get("body", "").encode()
-        self.send_response(a["status"])
-        for k, v in a.get("headers", {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = answer
-
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-serve.tell(sys.argv[3], srv.server_address[1])
-srv.serve_forever()
-PY
-}
 
 # A fixture of setup_file in the store, under NAME.
 local_image() { # FIXTURE NAME
@@ -236,19 +64,6 @@ manifest_status() { # REPO REF [CURL ARGS…]
     -H 'Accept: application/vnd.oci.image.index.v1+json' \
     "$REGISTRY_URL/v2/$repo/manifests/$ref"
 }
-
-start_server() { # NAME ARGS…
-  local name=$1 port=$W/$1.port
-  shift
-  PYTHONPATH=$PY python3 "$PY/$name.py" "$@" "$port" </dev/null >"$W/$name.log" 2>&1 3>&- &
-  SERVER_PIDS+=($!)
-  for _ in $(seq 100); do
-    [[ -s $port ]] && break
-    sleep 0.05
-  done
-  [[ -s $port ]]
-}
-server_port() { cat "$W/$1.port"; }
 
 # Bring the registry back on its port, with its storage, after a kill.
 restart_registry() {
@@ -563,8 +378,8 @@ EOF
   big=$(jq -r '.layers[2].digest' "$CTR_ROOT/images/blobs/sha256/${m#sha256:}")
   # Uploads go through a proxy that passes 1 MB/s, so the 8 MiB layer
   # takes seconds; both the proxy and the registry die in the middle.
-  start_server slowup "$REGISTRY" 1000000
-  P=127.0.0.1:$(server_port slowup)
+  start_server slowproxy "$REGISTRY" 1000000 up
+  P=127.0.0.1:$(server_port slowproxy)
   ctr-image tag "$REGISTRY/x:1" "$P/x:1"
   before=$(store_listing)
   ctr-image push "$P/x:1" >"$W/out" 2>"$W/err" &

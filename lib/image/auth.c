@@ -369,3 +369,21 @@ int auth_remove(const char *authfile, const char *host, ctr_err *err) {
     return -1;
   return removed;
 }
+
+int auth_registry_open(const char *authfile, const char *host, const char *repo,
+                       const struct registry_opts *o, struct registry **out,
+                       ctr_err *err) {
+  struct registry_opts ro = *o;
+  struct auth_creds creds = {0};
+  int ret;
+  if (ro.username == NULL && auth_lookup(authfile, host, repo, &creds, err) < 0)
+    return -1;
+  if (ro.username == NULL && creds.user != NULL) {
+    ro.username = creds.user;
+    ro.password = creds.pass;
+    ctr_debug("credentials for %s from %s", host, creds.file);
+  }
+  ret = registry_open(host, &ro, out, err);
+  auth_creds_free(&creds);
+  return ret;
+}

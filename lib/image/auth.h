@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "registry.h"
 
 struct auth_creds {
   char *user;
@@ -38,6 +39,11 @@ int auth_file_path(const char *explicit_path, char **out, ctr_err *err);
  * cannot be read or parsed. */
 int auth_lookup(const char *authfile, const char *host, const char *repo,
                 struct auth_creds *c, ctr_err *err);
+/* Open host's registry with o's credentials, or when o has none, with
+ * those the auth files hold for host/repo (auth_lookup). */
+int auth_registry_open(const char *authfile, const char *host, const char *repo,
+                       const struct registry_opts *o, struct registry **out,
+                       ctr_err *err);
 
 /* Pure part of a lookup, for tests and fuzzing: the best entry in one
  * file's text. what names the file in errors. */

@@ -539,24 +539,11 @@ static void remember_pulled(struct pull *p, const struct pulled_image *imgs, siz
 /* ---- the verb ------------------------------------------------------------ */
 
 static int open_registry(struct pull *p, const struct image_ref *r, ctr_err *err) {
-  struct registry_opts ro = p->o->reg;
-  struct auth_creds creds = {0};
-  int ret;
   if (image_ref_registry(r, &p->host, &p->repo, err) < 0)
     return -1;
   if (asprintf(&p->scope, "repository:%s:pull", p->repo) < 0)
     return ctr_fail(err, ENOMEM, "pull");
-  if (ro.username == NULL &&
-      auth_lookup(p->o->authfile, p->host, p->repo, &creds, err) < 0)
-    return -1;
-  if (ro.username == NULL && creds.user != NULL) {
-    ro.username = creds.user;
-    ro.password = creds.pass;
-    ctr_debug("credentials for %s from %s", p->host, creds.file);
-  }
-  ret = registry_open(p->host, &ro, &p->reg, err);
-  auth_creds_free(&creds);
-  return ret;
+  return auth_registry_open(p->o->authfile, p->host, p->repo, &p->o->reg, &p->reg, err);
 }
 
 static int open_store(struct pull *p, const struct ctr_paths *paths, ctr_err *err) {

@@ -202,23 +202,6 @@ static int plan(struct push *p, const json_t *desc, ctr_err *err) {
 
 /* ---- the verb ------------------------------------------------------------ */
 
-static int open_registry(struct push *p, ctr_err *err) {
-  struct registry_opts ro = p->o->reg;
-  struct auth_creds creds = {0};
-  int ret;
-  if (ro.username == NULL &&
-      auth_lookup(p->o->authfile, p->host, p->repo, &creds, err) < 0)
-    return -1;
-  if (ro.username == NULL && creds.user != NULL) {
-    ro.username = creds.user;
-    ro.password = creds.pass;
-    ctr_debug("credentials for %s from %s", p->host, creds.file);
-  }
-  ret = registry_open(p->host, &ro, &p->reg, err);
-  auth_creds_free(&creds);
-  return ret;
-}
-
 /* What the registry now has where: next time, a mount. */
 static void record_sources(struct push *p) {
   const char **digests = calloc(p->nblobs + 1, sizeof(*digests));
@@ -247,7 +230,7 @@ static int push_image(struct push *p, const struct ctr_paths *paths, const char 
     return -1;
   p->sources = image_sources_load(&p->s);
   p->progress = pull_progress_new(p->o->quiet);
-  if (open_registry(p, err) < 0 || push_send_blobs(p, err) < 0 ||
+  if (auth_registry_open(p->o->authfile, p->host, p->repo, &p->o->reg, &p->reg, err) < 0 || push_send_blobs(p, err) < 0 ||
       push_send_manifests(p, err) < 0)
     return -1;
   record_sources(p);
