@@ -108,24 +108,11 @@ static int open_network_dir(const char *data_dir, const char *network,
   return fd;
 }
 
-int net_ipam_open(const char *data_dir, const char *network,
-                  struct net_ipam *out, ctr_err *err) {
-  cleanup_close int dfd = open_network_dir(data_dir, network, true, err);
-  int lfd;
-  out->dirfd = out->lockfd = -1;
-  if (dfd < 0)
-    return ctr_wrap(err, "lease directory");
-  lfd = lock_in(dfd, err);
-  if (lfd < 0)
-    return ctr_wrap(err, "lease directory %s/%s", data_dir, network);
-  out->dirfd = ctr_steal_fd(dfd);
-  out->lockfd = lfd;
-  return 0;
-}
-
-int net_ipam_open_existing(const char *data_dir, const char *network,
-                           struct net_ipam *out, ctr_err *err) {
-  cleanup_close int dfd = open_network_dir(data_dir, network, false, err);
+/* The lease directory, locked; with create false a missing directory
+ * is no error: *out->dirfd stays -1. */
+static int ipam_open(const char *data_dir, const char *network, bool create,
+                     struct net_ipam *out, ctr_err *err) {
+  cleanup_close int dfd = open_network_dir(data_dir, network, create, err);
   int lfd;
   out->dirfd = out->lockfd = -1;
   if (dfd == -2)
@@ -138,6 +125,16 @@ int net_ipam_open_existing(const char *data_dir, const char *network,
   out->dirfd = ctr_steal_fd(dfd);
   out->lockfd = lfd;
   return 0;
+}
+
+int net_ipam_open(const char *data_dir, const char *network,
+                  struct net_ipam *out, ctr_err *err) {
+  return ipam_open(data_dir, network, true, out, err);
+}
+
+int net_ipam_open_existing(const char *data_dir, const char *network,
+                           struct net_ipam *out, ctr_err *err) {
+  return ipam_open(data_dir, network, false, out, err);
 }
 
 void net_ipam_close(struct net_ipam *ipam) {

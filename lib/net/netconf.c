@@ -58,7 +58,7 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-bool net_name_valid(const char *name) { return word_ok(name, NET_NAME_MAX); }
+bool net_name_valid(const char *name) { return name != NULL && word_ok(name, NET_NAME_MAX); }
 
 int net_name_check(const char *name, ctr_err *err) {
   if (!net_name_valid(name))
