@@ -59,6 +59,10 @@ else
 fi
 TAG=ctr-bench-$$                    # our cgroup parent and id prefix
 export CTR_ROOT=$W/ctr-root CTR_RUNDIR=$W/ctr-run CTR_CGROUP_PARENT=$TAG/ctr
+# No network for any case (crun and runc have none, podman --network
+# none): ctr-run would otherwise join its default bridge network here,
+# in the machine's own network namespace.
+export CTR_DEFAULT_NETWORK=none
 mkdir -p "$CTR_RUNDIR"
 
 if [[ -r $CONTROLLERS && -n $(<"$CONTROLLERS") ]]; then

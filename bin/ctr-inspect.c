@@ -20,6 +20,7 @@
 #include "run/cgroup.h"
 #include "run/container.h"
 #include "run/create.h"
+#include "run/network.h"
 #include "run/state.h"
 
 static const char usage[] =
@@ -150,6 +151,10 @@ static int record(const struct args *a, const struct ctr_paths *p, const char *r
   json_object_set_new(rec, "Bundle", json_string(c.dir));
   if (asprintf(&log, "%s/log", c.dir) >= 0)
     json_object_set_new(rec, "Log", json_string(log));
+  {
+    cleanup_json json_t *live = is_up(rec) ? run_net_live(p, c.id) : json_array();
+    json_object_set_new(rec, "NetworkSettings", run_net_settings(p, c.state, live, is_up(rec)));
+  }
   if (is_up(rec)) {
     json_t *s = stats(c.id, config);
     json_object_set_new(rec, "Stats", s ? s : json_null());
@@ -272,6 +277,36 @@ static void print_limits(const json_t *rec) {
   printf("%s\n", any ? "" : "none");
 }
 
+/* The networks with their addresses, and the published ports. */
+static void print_network(const json_t *rec) {
+  const json_t *ns = json_object_get(rec, "NetworkSettings");
+  const char *key;
+  json_t *v, *b;
+  size_t i;
+  bool any = false;
+  /* the networks, each with its address while it runs; or none, host */
+  printf("Network:     ");
+  json_object_foreach(json_object_get(ns, "Networks"), key, v) {
+    const char *ip = str_or(v, "IPAddress", NULL);
+    printf("%s%s", any ? ", " : "", key);
+    if (ip != NULL)
+      printf(" %s/%" JSON_INTEGER_FORMAT, ip, json_integer_value(json_object_get(v, "IPPrefixLen")));
+    any = true;
+  }
+  if (!any)
+    printf("%s", str_or(ns, "NetworkMode", "-"));
+  printf("\nPorts:       ");
+  any = false;
+  json_object_foreach(json_object_get(ns, "Ports"), key, v) {
+    json_array_foreach(v, i, b) {
+      printf("%s%s:%s->%s", any ? ", " : "", str_or(b, "HostIp", "0.0.0.0"), str_or(b, "HostPort", "?"),
+             key);
+      any = true;
+    }
+  }
+  printf("%s\n", any ? "" : "-");
+}
+
 static void print_table(const json_t *rec) {
   const char *status = str_or(rec, "status", "unknown");
   json_t *code = json_object_get(rec, "exit_code"), *st = json_object_get(rec, "Stats");
@@ -298,6 +333,7 @@ static void print_table(const json_t *rec) {
   print_mounts(rec);
   printf("Limits:      ");
   print_limits(rec);
+  print_network(rec);
   if (json_is_object(st)) {
     char use[32], lim[32];
     json_int_t l = json_integer_value(json_object_get(st, "memory_limit"));

@@ -7,13 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/cleanup.h"
 #include "core/cli.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "net/attach.h"
 #include "net/cni.h"
+#include "net/dns_server.h"
 #include "net/netconf.h"
+#include "net/plugin_overlay.h"
 
 static const char usage[] =
     "Usage: ctr-net [OPTIONS] COMMAND [ARGS...]\n"
@@ -28,18 +32,50 @@ static const char usage[] =
     "                           list networks\n"
     "  inspect [--format json] NAME...\n"
     "                           a network's definition and its leases, as JSON\n"
+    "  update NAME [--peer-add ADDR]... [--peer-rm ADDR]...\n"
+    "                           change an overlay's peers, live\n"
     "  rm NAME...               remove networks no container is attached to\n"
     "  prune [-f]               remove every network no container is attached to\n"
+    "  connect [OPTIONS] NETWORK CONTAINER\n"
+    "                           attach a container to a network\n"
+    "  disconnect [-f] NETWORK CONTAINER | --all CONTAINER\n"
+    "                           detach a container from a network (or all)\n"
+    "  gc                       release what containers that no longer run left\n"
     "\n"
     "Options of create:\n"
-    "  -d, --driver DRIVER      bridge (the default), or a CNI plugin's name\n"
-    "                           found in $CNI_PATH or /usr/lib/cni\n"
+    "  -d, --driver DRIVER      bridge (the default), overlay (VXLAN across\n"
+    "                           hosts), or a CNI plugin's name found in\n"
+    "                           $CNI_PATH or /usr/lib/cni\n"
     "      --subnet CIDR        IPv4 subnet, /8 to /30 (default: the first free\n"
     "                           /24 of 10.89.0.0/16)\n"
     "      --gateway IP         gateway (default: the subnet's first host)\n"
     "      --internal           bridge: no route out of the network\n"
     "      --mtu N              MTU, 68 to 65535 (bridge default: 1500)\n"
     "  -o, --opt KEY=VALUE      an option of the driver; repeat for more\n"
+    "      --vni N              overlay: the VXLAN network id, 1 to 16777215\n"
+    "      --peer ADDR          overlay: a host's underlay address; repeat for\n"
+    "                           every host (the same list on each)\n"
+    "      --local ADDR         overlay: this host's underlay address (default:\n"
+    "                           the source address toward the first peer)\n"
+    "\n"
+    "Options of update:\n"
+    "      --peer-add ADDR      a host joins the overlay; repeat for more\n"
+    "      --peer-rm ADDR       a host leaves the overlay; repeat for more\n"
+    "\n"
+    "Options of connect:\n"
+    "      --ip IP              the container's address (default: the next free)\n"
+    "      --mac-address MAC    the container's MAC address\n"
+    "      --alias NAME         another name on this network; repeat for more\n"
+    "  -p, --publish SPEC       [[IP:]HOSTPORT:]CTRPORT[/tcp|udp|sctp]; HOSTPORT 0\n"
+    "                           or none: a free one; repeat for more\n"
+    "      --ifname IF          the interface inside (default: the first free ethN)\n"
+    "      --netns PATH         the container's network namespace (default: the\n"
+    "                           running container's, $CTR_RUNDIR/netns/ID)\n"
+    "      --format json        connect: print the attachment\n"
+    "\n"
+    "Options of disconnect:\n"
+    "  -f, --force              no error when not connected\n"
+    "      --all                every network, and the namespace's pin\n"
     "\n"
     "Options of ls, inspect, prune:\n"
     "  -q, --quiet              ls: only the names\n"
@@ -55,13 +91,18 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok, 1 failed, 2 bad usage. See ctr-net(1).\n";
 
-static const char features[] = "+BRIDGE +CNI +HOST-LOCAL +JSON";
+static const char features[] = "+BRIDGE +CNI +HOST-LOCAL +JSON +OVERLAY";
 
 enum {
   OPT_SUBNET = CTR_OPT_FIRST_TOOL,
   OPT_GATEWAY,
   OPT_INTERNAL,
   OPT_MTU,
+  OPT_VNI,
+  OPT_PEER,
+  OPT_LOCAL,
+  OPT_PEER_ADD,
+  OPT_PEER_RM,
 };
 
 struct ctx {
@@ -114,14 +155,19 @@ static int cmd_create(struct ctx *c, int argc, char **argv, ctr_err *err) {
       {"internal", no_argument, NULL, OPT_INTERNAL},
       {"mtu", required_argument, NULL, OPT_MTU},
       {"opt", required_argument, NULL, 'o'},
+      {"vni", required_argument, NULL, OPT_VNI},
+      {"peer", required_argument, NULL, OPT_PEER},
+      {"local", required_argument, NULL, OPT_LOCAL},
       {0, 0, 0, 0}};
   struct net_create_opts o = {0};
   cleanup_free const char **kv = calloc((size_t)argc + 1, sizeof(char *));
+  cleanup_free const char **peers = calloc((size_t)argc + 1, sizeof(char *));
   char *end;
   int opt;
-  if (kv == NULL)
+  if (kv == NULL || peers == NULL)
     return ctr_fail(err, ENOMEM, "create");
   o.opts = kv;
+  o.peers = peers;
   while ((opt = next_opt(c, argc, argv, "+d:o:h", opts, err)) != -1) {
     switch (opt) {
     case 'd': o.driver = optarg; break;
@@ -129,6 +175,15 @@ static int cmd_create(struct ctx *c, int argc, char **argv, ctr_err *err) {
     case OPT_GATEWAY: o.gateway = optarg; break;
     case OPT_INTERNAL: o.internal = true; break;
     case 'o': kv[o.nopts++] = optarg; break;
+    case OPT_PEER: peers[o.npeers++] = optarg; break;
+    case OPT_LOCAL: o.local = optarg; break;
+    case OPT_VNI:
+      errno = 0;
+      o.vni = strtol(optarg, &end, 10);
+      if (optarg[0] == '\0' || *end != '\0' || errno != 0 || o.vni < 1 || o.vni > 16777215)
+        return ctr_usage(err, "invalid --vni '%.32s': want 1 to 16777215", optarg);
+      o.vni_set = true;
+      break;
     case OPT_MTU:
       errno = 0;
       o.mtu = strtol(optarg, &end, 10);
@@ -148,6 +203,68 @@ static int cmd_create(struct ctx *c, int argc, char **argv, ctr_err *err) {
   if (open_paths(c, err) < 0 || net_create(&c->paths, &o, NULL, err) < 0)
     return -1;
   printf("%s\n", o.name);
+  return 0;
+}
+
+/* ---- update ----------------------------------------------------------------- */
+
+/* Containers with names are attached here (the network's hosts file has
+ * records): this host's name server asks the peers' servers, so it must
+ * learn the new list (ensure restarts it when the list differs). A
+ * warning at worst, as for attach: addresses work without names. */
+static void overlay_names_refresh(struct ctx *c, const char *name) {
+  struct net_bridge_conf bc;
+  char gw[NET_IP4_STRLEN], buf[NET_OVERLAY_PEERS_MAX][NET_IP4_STRLEN];
+  const char *peers[NET_OVERLAY_PEERS_MAX + 1] = {NULL};
+  cleanup_free char *hosts = NULL;
+  struct stat st;
+  ctr_err e = NULL;
+  if (asprintf(&hosts, "%s/networks/%s.hosts", c->paths.rundir, name) < 0 ||
+      stat(hosts, &st) < 0 || st.st_size == 0)
+    return; /* no names here: no server to tell */
+  if (net_bridge_conf_load(&c->paths, name, &bc, &e) == 0) {
+    net_ip4_format(bc.gateway, gw);
+    net_overlay_peer_gateways(&bc, buf, peers, NET_OVERLAY_PEERS_MAX + 1);
+    if (net_dns_ensure(&c->paths, name, gw, peers, &e) < 0)
+      ctr_warn("network %s: name server: %s", name, e->msg);
+    net_bridge_conf_free(&bc);
+  }
+  ctr_err_free(&e);
+}
+
+static int cmd_update(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {{"peer-add", required_argument, NULL, OPT_PEER_ADD},
+                                       {"peer-rm", required_argument, NULL, OPT_PEER_RM},
+                                       {0, 0, 0, 0}};
+  cleanup_free const char **add = calloc((size_t)argc + 1, sizeof(char *));
+  cleanup_free const char **rm = calloc((size_t)argc + 1, sizeof(char *));
+  size_t nadd = 0, nrm = 0, added = 0, removed = 0;
+  int opt, live = 0;
+  if (add == NULL || rm == NULL)
+    return ctr_fail(err, ENOMEM, "update");
+  /* no '+': NAME may come before the options (`update NAME --peer-add A`) */
+  while ((opt = next_opt(c, argc, argv, "h", opts, err)) != -1) {
+    if (opt == OPT_PEER_ADD)
+      add[nadd++] = optarg;
+    else if (opt == OPT_PEER_RM)
+      rm[nrm++] = optarg;
+    else
+      return -1;
+  }
+  if (c->cli.help || c->cli.version)
+    return 0;
+  if (argc - optind != 1)
+    return ctr_usage(err, "update needs one NAME (see --help)");
+  /* the file first, then this host's VXLAN device from the file: a
+   * failure in between is mended by running update again */
+  if (open_paths(c, err) < 0 ||
+      net_update(&c->paths, argv[optind], add, nadd, rm, nrm, err) < 0 ||
+      (live = net_overlay_apply(&c->paths, argv[optind], &added, &removed, err)) < 0)
+    return ctr_wrap(err, "update %s", argv[optind]);
+  ctr_debug("update %s: %zu FDB entries added, %zu removed", argv[optind], added, removed);
+  if (live == 1)
+    overlay_names_refresh(c, argv[optind]);
+  printf("%s\n", argv[optind]);
   return 0;
 }
 
@@ -371,6 +488,171 @@ static int cmd_prune(struct ctx *c, int argc, char **argv, ctr_err *err) {
   return 0;
 }
 
+/* ---- connect, disconnect, gc ------------------------------------------------ */
+
+enum {
+  OPT_CONN_IP = CTR_OPT_FIRST_TOOL + 64, /* clear of the other verbs' */
+  OPT_CONN_MAC,
+  OPT_CONN_ALIAS,
+  OPT_CONN_IFNAME,
+  OPT_CONN_NETNS,
+  OPT_CONN_ALL,
+};
+
+static int cmd_connect(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {
+      {"ip", required_argument, NULL, OPT_CONN_IP},
+      {"mac-address", required_argument, NULL, OPT_CONN_MAC},
+      {"alias", required_argument, NULL, OPT_CONN_ALIAS},
+      {"publish", required_argument, NULL, 'p'},
+      {"ifname", required_argument, NULL, OPT_CONN_IFNAME},
+      {"netns", required_argument, NULL, OPT_CONN_NETNS},
+      {"format", required_argument, NULL, CTR_OPT_FORMAT},
+      {0, 0, 0, 0}};
+  cleanup_free const char **aliases = calloc((size_t)argc + 1, sizeof(char *));
+  cleanup_free const char **ports = calloc((size_t)argc + 1, sizeof(char *));
+  cleanup_json json_t *rec = NULL;
+  struct net_connect_opts o = {.aliases = aliases, .ports = ports};
+  bool json = false;
+  int opt;
+  if (aliases == NULL || ports == NULL)
+    return ctr_fail(err, ENOMEM, "connect");
+  while ((opt = next_opt(c, argc, argv, "+p:h", opts, err)) != -1) {
+    switch (opt) {
+    case OPT_CONN_IP: o.ip = optarg; break;
+    case OPT_CONN_MAC: o.mac = optarg; break;
+    case OPT_CONN_ALIAS: aliases[o.naliases++] = optarg; break;
+    case 'p': ports[o.nports++] = optarg; break;
+    case OPT_CONN_IFNAME: o.ifname = optarg; break;
+    case OPT_CONN_NETNS: o.netns = optarg; break;
+    case CTR_OPT_FORMAT:
+      if (strcmp(optarg, "json") != 0)
+        return ctr_usage(err, "unknown --format '%s': connect prints json", optarg);
+      json = true;
+      break;
+    default:
+      return -1;
+    }
+  }
+  if (c->cli.help || c->cli.version)
+    return 0;
+  if (argc - optind != 2)
+    return ctr_usage(err, "connect needs NETWORK and CONTAINER (see --help)");
+  o.network = argv[optind];
+  o.container = argv[optind + 1];
+  if (open_paths(c, err) < 0 || net_connect(&c->paths, &o, json ? &rec : NULL, err) < 0)
+    return ctr_wrap(err, "connect %s %s", o.network, o.container);
+  return json ? ctr_json_print(rec, err) : 0;
+}
+
+static int cmd_disconnect(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
+                                       {"all", no_argument, NULL, OPT_CONN_ALL},
+                                       {0, 0, 0, 0}};
+  bool force = false, all = false;
+  int opt;
+  while ((opt = next_opt(c, argc, argv, "+fh", opts, err)) != -1) {
+    if (opt == 'f')
+      force = true;
+    else if (opt == OPT_CONN_ALL)
+      all = true;
+    else
+      return -1;
+  }
+  if (c->cli.help || c->cli.version)
+    return 0;
+  if (argc - optind != (all ? 1 : 2))
+    return ctr_usage(err, "%s", all ? "disconnect --all needs one CONTAINER (see --help)"
+                                    : "disconnect needs NETWORK and CONTAINER (see --help)");
+  if (open_paths(c, err) < 0)
+    return -1;
+  if (all) {
+    if (net_disconnect(&c->paths, NULL, argv[optind], true, err) < 0)
+      return ctr_wrap(err, "disconnect --all %s", argv[optind]);
+    return 0;
+  }
+  if (net_disconnect(&c->paths, argv[optind], argv[optind + 1], force, err) < 0)
+    return ctr_wrap(err, "disconnect %s %s", argv[optind], argv[optind + 1]);
+  return 0;
+}
+
+static int cmd_gc(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  char **released = NULL;
+  while (next_opt(c, argc, argv, "+h", NULL, err) != -1)
+    return -1;
+  if (c->cli.help || c->cli.version)
+    return 0;
+  if (optind != argc)
+    return ctr_usage(err, "gc takes no arguments (see --help)");
+  if (open_paths(c, err) < 0 || net_gc(&c->paths, &released, err) < 0)
+    return ctr_wrap(err, "gc");
+  for (char **r = released; *r; r++)
+    printf("%s\n", *r);
+  net_names_free(released);
+  return 0;
+}
+
+/* ---- _dns (hidden: the name server net_dns_ensure starts) ---------------- */
+
+enum { OPT_DNS_NETWORK = CTR_OPT_FIRST_TOOL + 100, OPT_DNS_LISTEN, OPT_DNS_PEER, OPT_DNS_UPSTREAM,
+       OPT_DNS_READY_FD, OPT_DNS_ENSURE, OPT_DNS_STOP, OPT_DNS_NO_UPSTREAM };
+
+static int cmd_dns(struct ctx *c, int argc, char **argv, ctr_err *err) {
+  static const struct option opts[] = {{"network", required_argument, NULL, OPT_DNS_NETWORK},
+                                       {"listen", required_argument, NULL, OPT_DNS_LISTEN},
+                                       {"peer", required_argument, NULL, OPT_DNS_PEER},
+                                       {"upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
+                                       {"ready-fd", required_argument, NULL, OPT_DNS_READY_FD},
+                                       {"ensure", no_argument, NULL, OPT_DNS_ENSURE},
+                                       {"stop-if-idle", no_argument, NULL, OPT_DNS_STOP},
+                                       {"no-upstream", no_argument, NULL, OPT_DNS_NO_UPSTREAM},
+                                       {0, 0, 0, 0}};
+  cleanup_free const char **peers = calloc((size_t)argc + 1, sizeof(char *));
+  cleanup_free const char **ups = calloc((size_t)argc + 1, sizeof(char *));
+  struct net_dns_opts o = {.ready_fd = -1, .peers = peers};
+  size_t np = 0, nu = 0;
+  bool ensure = false, stop = false;
+  unsigned flags = 0;
+  char *end;
+  int opt;
+  if (peers == NULL || ups == NULL)
+    return ctr_fail(err, ENOMEM, "_dns");
+  while ((opt = next_opt(c, argc, argv, "+h", opts, err)) != -1) {
+    switch (opt) {
+    case OPT_DNS_NETWORK: o.network = optarg; break;
+    case OPT_DNS_LISTEN: o.listen_ip = optarg; break;
+    case OPT_DNS_PEER: peers[np++] = optarg; break;
+    case OPT_DNS_UPSTREAM: ups[nu++] = optarg; o.upstreams = ups; break;
+    /* what connect and disconnect call, for scripts and tests */
+    case OPT_DNS_ENSURE: ensure = true; break;
+    case OPT_DNS_STOP: stop = true; break;
+    case OPT_DNS_NO_UPSTREAM: flags |= NET_DNS_NO_UPSTREAM; o.upstreams = ups; break;
+    case OPT_DNS_READY_FD:
+      o.ready_fd = (int)strtol(optarg, &end, 10);
+      if (*end != '\0' || o.ready_fd < 0)
+        return ctr_usage(err, "invalid --ready-fd '%.32s'", optarg);
+      break;
+    default:
+      return -1;
+    }
+  }
+  if (c->cli.help || c->cli.version)
+    return 0;
+  if (o.network == NULL || (o.listen_ip == NULL && !stop) || optind != argc)
+    return ctr_usage(err, "_dns needs --network NAME --listen IP");
+  if (open_paths(c, err) < 0)
+    return -1;
+  if (stop) {
+    net_dns_stop_if_idle(&c->paths, o.network);
+    return 0;
+  }
+  if (ensure)
+    return net_dns_ensure_flags(&c->paths, o.network, o.listen_ip, peers, flags, err);
+  if (net_dns_serve(&c->paths, &o, err) < 0)
+    return ctr_wrap(err, "name server for %s", o.network);
+  return 0;
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static const struct {
@@ -379,7 +661,10 @@ static const struct {
 } verbs[] = {
     {"create", cmd_create}, {"ls", cmd_ls},       {"list", cmd_ls},
     {"inspect", cmd_inspect}, {"rm", cmd_rm},     {"remove", cmd_rm},
-    {"prune", cmd_prune},
+    {"prune", cmd_prune},     {"update", cmd_update},
+    {"connect", cmd_connect}, {"disconnect", cmd_disconnect},
+    {"gc", cmd_gc},
+    {"_dns", cmd_dns}, /* hidden: see net_dns_ensure */
 };
 
 int main(int argc, char **argv) {

@@ -17,6 +17,7 @@
 #include "run/container.h"
 #include "run/filter.h"
 #include "run/logs.h"
+#include "run/network.h"
 #include "run/state.h"
 
 static const char usage[] =
@@ -287,36 +288,23 @@ static void image_text(const json_t *st, bool trunc, char *out, size_t len) {
     snprintf(out, len, "%s", image);
 }
 
-/* "0.0.0.0:8080->80/tcp, …" from the ports ctr-net records. */
-static void ports_text(const json_t *st, char *out, size_t len) {
-  size_t i, used = 0;
-  json_t *p;
-  out[0] = '\0';
-  json_array_foreach(json_object_get(st, "ports"), i, p) {
-    char one[160];
-    if (json_is_string(p))
-      snprintf(one, sizeof(one), "%s", json_string_value(p));
-    else if (json_is_object(p))
-      snprintf(one, sizeof(one), "%s:%lld->%lld/%s",
-               ctr_json_str(p, "host_ip") ? ctr_json_str(p, "host_ip") : "0.0.0.0",
-               json_integer_value(json_object_get(p, "host_port")),
-               json_integer_value(json_object_get(p, "container_port")),
-               ctr_json_str(p, "protocol") ? ctr_json_str(p, "protocol") : "tcp");
-    else
-      continue;
-    used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", one);
-    if (used >= len)
-      break;
-  }
-}
-
-/* ---- the listing ---------------------------------------------------------- */
-
 static bool is_up(const json_t *st) {
   const char *s = ctr_json_str(st, "status");
   return s != NULL && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0 ||
                        strcmp(s, "paused") == 0);
 }
+
+/* "0.0.0.0:8080->80/tcp, …": what ctr-net publishes for it now. */
+static void ports_text(const struct ctr_paths *p, const json_t *st, char *out, size_t len) {
+  cleanup_json json_t *live = NULL;
+  out[0] = '\0';
+  if (!is_up(st) || ctr_json_str(st, "id") == NULL)
+    return;
+  live = run_net_live(p, ctr_json_str(st, "id"));
+  run_net_ports_text(live, out, len);
+}
+
+/* ---- the listing ---------------------------------------------------------- */
 
 /* Every container, refreshed and filtered, newest first. */
 static int select_containers(struct args *a, const struct ctr_paths *p, json_t **out,
@@ -351,7 +339,8 @@ static int select_containers(struct args *a, const struct ctr_paths *p, json_t *
   return 0;
 }
 
-static int print_table(struct args *a, const json_t *list, ctr_err *err) {
+static int print_table(struct args *a, const struct ctr_paths *p, const json_t *list,
+                       ctr_err *err) {
   static const char *const head[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
                                      "STATUS", "PORTS", "NAMES"};
   struct ctr_table *t = ctr_table_new(7, head);
@@ -369,7 +358,7 @@ static int print_table(struct args *a, const json_t *list, ctr_err *err) {
     image_text(st, !a->no_trunc, image, sizeof(image));
     ago(ctr_json_str(st, "created"), &now, created, sizeof(created));
     status_text(st, &now, status, sizeof(status));
-    ports_text(st, ports, sizeof(ports));
+    ports_text(p, st, ports, sizeof(ports));
     if (cmd == NULL || ctr_table_row(t, row) < 0) {
       ctr_table_free(t);
       return ctr_fail(err, ENOMEM, "table");
@@ -395,9 +384,14 @@ static int list(struct args *a, ctr_err *err) {
         printf("%.*s\n", a->no_trunc ? 64 : 12, ctr_json_str(st, "id"));
     ret = 0;
   } else if (a->json) {
+    json_array_foreach(sel, i, st) {
+      char ports[1024];
+      ports_text(&paths, st, ports, sizeof(ports));
+      json_object_set_new(st, "Ports", json_string(ports));
+    }
     ret = ctr_json_print(sel, err);
   } else {
-    ret = print_table(a, sel, err);
+    ret = print_table(a, &paths, sel, err);
   }
 out:
   ctr_paths_free(&paths);

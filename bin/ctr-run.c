@@ -17,15 +17,18 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "net/attach.h"
 #include "run/envopt.h"
 #include "run/attach.h"
 #include "run/cgroup.h"
 #include "run/container.h"
 #include "run/create.h"
 #include "run/monitor.h"
+#include "run/network.h"
 #include "run/process.h"
 #include "run/spec.h"
 #include "run/state.h"
+#include "run/stop.h"
 #include "run/supervise.h"
 
 static const char usage[] =
@@ -64,7 +67,16 @@ static const char usage[] =
     "      --privileged           all capabilities, devices, no seccomp\n"
     "      --init                 run a tiny init (ctr-init) as pid 1\n"
     "      --label KEY=VALUE      set metadata\n"
-    "      --network none|host    network (named networks come with ctr-net)\n"
+    "      --network NET[,NET...] networks to join (repeatable; default bridge,\n"
+    "                             or $CTR_DEFAULT_NETWORK), none, host\n"
+    "      --ip IP                address on the first network\n"
+    "      --mac-address MAC      MAC address on the first network\n"
+    "      --network-alias NAME   another name on its networks (repeatable)\n"
+    "      --dns IP               nameserver, instead of the network's (repeatable)\n"
+    "      --add-host HOST:IP     a line of /etc/hosts (repeatable)\n"
+    "  -p, --publish [IP:][HOSTPORT:]PORT[/PROTO]  publish a port (repeatable;\n"
+    "                             no HOSTPORT: a free one)\n"
+    "  -P, --publish-all          publish the image's exposed ports on free ports\n"
     "      --userns auto|host     auto: root inside is an unprivileged uid outside\n"
     "      --stop-signal SIG      signal ctr-stop sends (default SIGTERM)\n"
     "      --stop-timeout SECS    seconds before SIGKILL (default 10)\n"
@@ -76,14 +88,15 @@ static const char usage[] =
     "Exit status: the container's, or 125 if ctr-run failed, 126 if the\n"
     "command cannot be executed, 127 if it was not found. See ctr-run(1).\n";
 
-static const char features[] = "+SECCOMP +CAP +CGROUPV1 +CGROUPV2 +OVERLAY +USERNS +PTY";
+static const char features[] = "+SECCOMP +CAP +CGROUPV1 +CGROUPV2 +OVERLAY +USERNS +PTY +NETWORK";
 
 enum {
   OPT_RM = CTR_OPT_FIRST_TOOL, OPT_NAME, OPT_ENV_FILE, OPT_ENTRYPOINT, OPT_TMPFS,
   OPT_READ_ONLY, OPT_MEMORY_SWAP, OPT_MEMORY_RES, OPT_CPUS, OPT_CPU_SHARES, OPT_PIDS,
   OPT_ULIMIT, OPT_CAP_ADD, OPT_CAP_DROP, OPT_SECURITY, OPT_PRIVILEGED, OPT_LABEL,
   OPT_NETWORK, OPT_USERNS, OPT_STOP_SIGNAL, OPT_STOP_TIMEOUT, OPT_PIDFILE, OPT_INIT,
-  OPT_RESTART, OPT_CGROUP_PARENT, OPT_DETACH_KEYS,
+  OPT_RESTART, OPT_CGROUP_PARENT, OPT_DETACH_KEYS, OPT_IP, OPT_MAC, OPT_ALIAS, OPT_DNS,
+  OPT_ADD_HOST,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +128,14 @@ static const struct option long_opts[] = {
     {"label", required_argument, NULL, OPT_LABEL},
     {"network", required_argument, NULL, OPT_NETWORK},
     {"net", required_argument, NULL, OPT_NETWORK},
+    {"ip", required_argument, NULL, OPT_IP},
+    {"mac-address", required_argument, NULL, OPT_MAC},
+    {"network-alias", required_argument, NULL, OPT_ALIAS},
+    {"net-alias", required_argument, NULL, OPT_ALIAS},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"add-host", required_argument, NULL, OPT_ADD_HOST},
+    {"publish", required_argument, NULL, 'p'},
+    {"publish-all", no_argument, NULL, 'P'},
     {"userns", required_argument, NULL, OPT_USERNS},
     {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
@@ -214,13 +235,18 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
   o->cap_drop = json_array();
   o->labels = json_object();
   o->ulimits = json_array();
+  o->networks = json_array();
+  o->aliases = json_array();
+  o->dns = json_array();
+  o->add_hosts = json_array();
+  o->publish = json_array();
   o->stop_timeout = -1;
   o->cgroup_parent = getenv("CTR_CGROUP_PARENT");
   if (o->cgroup_parent != NULL && o->cgroup_parent[0] == '\0')
     o->cgroup_parent = NULL;
   opterr = 0;
   /* '+': options stop at IMAGE; what follows belongs to the command. */
-  while ((opt = getopt_long(argc, argv, "+de:w:u:h:v:itm:", long_opts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "+de:w:u:h:v:itm:p:P", long_opts, NULL)) != -1) {
     if (ctr_cli_common(&a->cli, opt, optarg))
       continue;
     switch (opt) {
@@ -311,10 +337,41 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
       break;
     }
     case OPT_NETWORK:
-      if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0)
-        return ctr_usage(err, "--network %s: only none and host exist until ctr-net is installed", optarg);
-      o->network = optarg;
+      if (run_net_opt_network(o->networks, optarg, err) < 0)
+        return -1;
       break;
+    case OPT_IP:
+      if (run_net_opt_ip("--ip", optarg, false, err) < 0)
+        return -1;
+      o->ip = optarg;
+      break;
+    case OPT_MAC:
+      if (run_net_opt_mac(optarg, err) < 0)
+        return -1;
+      o->mac = optarg;
+      break;
+    case OPT_ALIAS:
+      if (!net_alias_valid(optarg))
+        return ctr_usage(err, "--network-alias '%s': want 1 to 63 of [A-Za-z0-9_.-], "
+                              "a letter or digit first", optarg);
+      json_array_append_new(o->aliases, json_string(optarg));
+      break;
+    case OPT_DNS:
+      if (run_net_opt_ip("--dns", optarg, true, err) < 0)
+        return -1;
+      json_array_append_new(o->dns, json_string(optarg));
+      break;
+    case OPT_ADD_HOST:
+      if (run_net_opt_add_host(optarg, err) < 0)
+        return -1;
+      json_array_append_new(o->add_hosts, json_string(optarg));
+      break;
+    case 'p':
+      if (run_net_opt_publish(optarg, err) < 0)
+        return -1;
+      json_array_append_new(o->publish, json_string(optarg));
+      break;
+    case 'P': o->publish_all = true; break;
     case OPT_USERNS:
       if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "host") != 0 && strcmp(optarg, "") != 0)
         return ctr_usage(err, "--userns %s: want auto or host", optarg);
@@ -354,6 +411,8 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
     json_array_append_new(o->cmd, json_string(argv[optind]));
   if (o->rm && a->restart.policy != RESTART_NO)
     return ctr_usage(err, "conflicting options: --restart and --rm");
+  if (run_net_settle(o, err) < 0)
+    return -1;
   o->restart_policy = run_restart_name(&a->restart);
   o->restart_max = a->restart.max;
   return 0;
@@ -361,7 +420,8 @@ static int parse(struct args *a, int argc, char **argv, ctr_err *err) {
 
 static void opts_free(struct run_opts *o) {
   json_t **all[] = {&o->cmd, &o->entrypoint, &o->env, &o->volumes, &o->tmpfs,
-                    &o->cap_add, &o->cap_drop, &o->labels, &o->ulimits};
+                    &o->cap_add, &o->cap_drop, &o->labels, &o->ulimits,
+                    &o->networks, &o->aliases, &o->dns, &o->add_hosts, &o->publish};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
     json_decref(*all[i]);
     *all[i] = NULL;
@@ -379,7 +439,7 @@ static int cmd_run(struct args *a, bool create_only, int *status, ctr_err *err) 
   *status = RUN_EXIT_FAILED;
   if (ctr_cli_paths(&a->cli, &paths, err) < 0)
     return -1;
-  if (run_create(&paths, &a->o, &c, &config, err) < 0)
+  if (run_net_check(&paths, &a->o, err) < 0 || run_create(&paths, &a->o, &c, &config, err) < 0)
     goto out;
   if (a->o.detach && !create_only) {
     int cls;
@@ -474,6 +534,19 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
   if (strcmp(ctr_json_str(c.state, "status"), "running") == 0) {
     ctr_fail(err, 0, "container %s is already running", argv[optind]);
     goto out;
+  }
+  /* A run whose monitor was killed left its cgroup, mount, network and
+   * running file: end it for good first, as ctr-stop would. */
+  if (run_stop(&paths, &c, SIGKILL, 0, err) < 0)
+    goto out;
+  {
+    char id[65];
+    memcpy(id, c.id, sizeof(id));
+    run_container_free(&c);
+    json_decref(config);
+    config = NULL;
+    if (run_container_find(&paths, id, &c, err) < 0 || run_config_load(&c, &config, err) < 0)
+      goto out;
   }
   sv.rm = json_is_true(json_object_get(c.state, "rm"));
   if (!attach) {

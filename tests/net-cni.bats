@@ -520,7 +520,7 @@ pings() { ip netns exec "$P-$1" busybox ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
   run cni ADD c1 <"$(netconf bad10 ctr0 10.88.0.0/16 10.88.0.1 '{"options": {"hairpin": false}}')"
   assert_cni_error 2 "options.hairpin=false"
   run cni ADD c1 <"$(netconf bad11 ctr0 10.88.0.0/16 10.88.0.1 '{"driver": "overlay"}')"
-  assert_cni_error 2 'driver "overlay"' "not yet supported"
+  assert_cni_error 7 "vxlan: missing"
   run cni ADD c1 <"$(netconf bad12 ctr0 10.88.0.0/16 10.88.0.1 '{"driver": "macvlan"}')"
   assert_cni_error 2 'driver "macvlan"'
   run cni ADD c1 <"$(netconf bad13 ctr0 10.88.0.0/16 10.88.0.1 '{"type": "bridge"}')"

@@ -303,7 +303,7 @@ make_netns() {
   check 2 "reserved"              host
   check 1 "unknown driver nosuchplugin" -d nosuchplugin x
   check 2 "invalid driver"        -d ../../bin/sh x
-  check 1 "overlay not yet supported" --driver overlay x
+  check 2 "needs --vni"           --driver overlay x
   check 2 "mtu"                   --mtu 67 x
   check 2 "mtu"                   --mtu 65536 x
   check 2 "mtu"                   --mtu 15k x

@@ -102,7 +102,17 @@ static bool ifname_valid(const char *s) {
   return true;
 }
 
-static int parse_cni_args(const char *args, uint32_t *ip, ctr_err *err) {
+static int parse_mac(const char *text, char out[NET_MAC_STRLEN], int code,
+                     const char *what, ctr_err *err) {
+  unsigned char mac[6];
+  if (net_mac_parse(text, mac, err) < 0)
+    return net_fail(err, code, "%s: %s", what, (*err)->msg);
+  snprintf(out, NET_MAC_STRLEN, "%s", text);
+  return 0;
+}
+
+static int parse_cni_args(const char *args, uint32_t *ip,
+                          char mac[NET_MAC_STRLEN], ctr_err *err) {
   cleanup_free char *copy = args ? strdup(args) : NULL;
   char *save = NULL;
   if (args == NULL || args[0] == '\0')
@@ -119,6 +129,9 @@ static int parse_cni_args(const char *args, uint32_t *ip, ctr_err *err) {
     if (strcmp(kv, "IP") == 0 && net_ip4_parse(eq + 1, ip) < 0)
       return net_fail(err, NET_CNI_E_ENV,
                       "CNI_ARGS: IP=%s is not an IPv4 address", eq + 1);
+    if (strcmp(kv, "MAC") == 0 &&
+        parse_mac(eq + 1, mac, NET_CNI_E_ENV, "CNI_ARGS: MAC", err) < 0)
+      return -1;
   }
   return 0;
 }
@@ -147,7 +160,7 @@ static int parse_env(const struct net_cni_env *env,
   req->containerid = env->containerid;
   req->ifname = env->ifname;
   req->netns = env->netns && env->netns[0] ? env->netns : NULL;
-  return parse_cni_args(env->args, &req->ip, err);
+  return parse_cni_args(env->args, &req->ip, req->mac, err);
 }
 
 /* ---- stdin -------------------------------------------------------------------------- */
@@ -380,6 +393,10 @@ int net_cni_parse(const struct net_cni_env *env, const char *in, size_t len,
   rc = json_object_get(req->conf, "runtimeConfig");
   if (rc != NULL && !json_is_object(rc) && !json_is_null(rc))
     return net_fail(err, NET_CNI_E_CONFIG, "runtimeConfig: not an object");
+  if (req->command == NET_CNI_ADD && json_object_get(rc, "mac") != NULL &&
+      parse_mac(ctr_json_str(rc, "mac"), req->mac, NET_CNI_E_CONFIG,
+                "runtimeConfig.mac", err) < 0)
+    return -1;
   if (req->command == NET_CNI_ADD || req->command == NET_CNI_CHECK)
     if (net_cni_parse_ports(json_object_get(rc, "portMappings"), &req->ports,
                             &req->nports, err) < 0)
@@ -489,6 +506,7 @@ static int run_command(struct net_cni_request *req, ctr_err *err) {
       .ports = req->ports,
       .nports = req->nports,
       .ip = req->ip,
+      .mac = req->mac[0] ? req->mac : NULL,
   };
   struct net_attach_result r;
   switch (req->command) {

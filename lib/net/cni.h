@@ -82,6 +82,7 @@ struct net_cni_request {
   struct net_port_mapping *ports;
   size_t nports;
   uint32_t ip;                /* CNI_ARGS IP= */
+  char mac[NET_MAC_STRLEN];   /* runtimeConfig.mac or CNI_ARGS MAC=; "" */
   const json_t *prev_result;  /* in conf */
   uint32_t prev_ip;           /* prevResult's address in our subnet */
   unsigned prev_prefix;

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,52 +209,150 @@ static int write_lease(int dirfd, const char *name, const char *content,
   return 0;
 }
 
+/* The last address handed out, overwritten in place as host-local does:
+ * it is a hint for where the next search starts, read back leniently (an
+ * unreadable one starts it at the beginning), so it needs neither a temp
+ * file and a rename nor an fsync of its own. */
+static int write_last_reserved(int dirfd, const char *ip, ctr_err *err) {
+  size_t len = strlen(ip);
+  cleanup_close int fd = openat(dirfd, LAST_RESERVED,
+                                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+                                    O_CLOEXEC,
+                                0644);
+  if (fd < 0 || write(fd, ip, len) != (ssize_t)len)
+    return ctr_fail(err, errno ? errno : EIO, "write %s", LAST_RESERVED);
+  return 0;
+}
+
+/* The address to lease: want when it is assignable and free, else the
+ * next free one after the last handed out. */
+static int choose(struct net_ipam *ipam, const struct net_cidr *c,
+                  uint32_t gateway, uint32_t want, uint32_t *ip,
+                  ctr_err *err) {
+  char name[NET_IP4_STRLEN], net[NET_IP4_STRLEN];
+  net_ip4_format(c->addr, net);
+  if (want != 0) {
+    net_ip4_format(want, name);
+    if (!net_cidr_assignable(c, gateway, want))
+      return net_fail(err, NET_CNI_E_ADDR_IN_USE,
+                      "requested address %s is not assignable in %s/%u", name,
+                      net, c->prefix);
+    if (lease_exists(want, ipam))
+      return net_fail(err, NET_CNI_E_ADDR_IN_USE,
+                      "requested address %s is already in use", name);
+    *ip = want;
+    return 0;
+  }
+  *ip = net_ipam_pick(c, gateway, read_last_reserved(ipam->dirfd),
+                      lease_exists, ipam);
+  if (*ip == 0)
+    return net_fail(err, NET_CNI_E_EXHAUSTED, "no free address left in %s/%u",
+                    net, c->prefix);
+  return 0;
+}
+
+/* The durable reservation of a chosen address: the lease written, fsynced
+ * and linked, noted as the last handed out, the directory fsynced.
+ * NET_CNI_E_ADDR_IN_USE when it was taken meanwhile (by a holder that does
+ * not take the lock); nothing is left behind on failure. */
+static int commit_lease(int dirfd, const char *name, const char *content,
+                        ctr_err *err) {
+  int rc = write_lease(dirfd, name, content, err);
+  if (rc < 0)
+    return -1;
+  if (rc == 1)
+    return net_fail(err, NET_CNI_E_ADDR_IN_USE,
+                    "requested address %s is already in use", name);
+  if (write_last_reserved(dirfd, name, err) < 0 ||
+      ctr_fsync_dir(dirfd, err) < 0) {
+    unlinkat(dirfd, name, 0);
+    return -1;
+  }
+  return 0;
+}
+
 int net_ipam_reserve(struct net_ipam *ipam, const struct net_cidr *c,
                      uint32_t gateway, const char *id, const char *ifname,
                      uint32_t want, uint32_t *out, ctr_err *err) {
-  char name[NET_IP4_STRLEN], net[NET_IP4_STRLEN];
+  char name[NET_IP4_STRLEN];
   cleanup_free char *content = NULL;
   uint32_t ip;
-  int rc;
-  net_ip4_format(c->addr, net);
   if (asprintf(&content, "%s\r\n%s", id, ifname) < 0)
     return ctr_fail(err, ENOMEM, "lease");
   for (int tries = 0; tries < 16; tries++) {
-    if (want != 0) {
-      net_ip4_format(want, name);
-      if (!net_cidr_assignable(c, gateway, want))
-        return net_fail(err, NET_CNI_E_ADDR_IN_USE,
-                        "requested address %s is not assignable in %s/%u", name,
-                        net, c->prefix);
-      ip = want;
-    } else {
-      ip = net_ipam_pick(c, gateway, read_last_reserved(ipam->dirfd),
-                         lease_exists, ipam);
-      if (ip == 0)
-        return net_fail(err, NET_CNI_E_EXHAUSTED,
-                        "no free address left in %s/%u", net, c->prefix);
-    }
+    if (choose(ipam, c, gateway, want, &ip, err) < 0)
+      return -1;
     net_ip4_format(ip, name);
-    rc = write_lease(ipam->dirfd, name, content, err);
-    if (rc < 0)
-      return -1;
-    if (rc == 1) { /* taken meanwhile (a holder not using the lock) */
-      if (want != 0)
-        return net_fail(err, NET_CNI_E_ADDR_IN_USE,
-                        "requested address %s is already in use", name);
-      continue;
+    if (commit_lease(ipam->dirfd, name, content, err) == 0) {
+      *out = ip;
+      return 0;
     }
-    if (ctr_atomic_write(ipam->dirfd, LAST_RESERVED, name, strlen(name), 0644,
-                         false, err) < 0 ||
-        ctr_fsync_dir(ipam->dirfd, err) < 0) {
-      unlinkat(ipam->dirfd, name, 0);
+    if (want != 0 || net_cni_code(*err) != NET_CNI_E_ADDR_IN_USE)
       return -1;
-    }
-    *out = ip;
-    return 0;
+    ctr_err_free(err); /* taken meanwhile: the next one */
   }
   return net_fail(err, NET_CNI_E_TRY_AGAIN, "addresses kept changing under "
                                             "the lease directory's lock");
+}
+
+struct net_ipam_job {
+  pthread_t thread;
+  bool threaded;
+  int dirfd;
+  char name[NET_IP4_STRLEN];
+  char *content;
+  int rc;
+  ctr_err err;
+};
+
+static void *commit_job(void *arg) {
+  struct net_ipam_job *j = arg;
+  j->rc = commit_lease(j->dirfd, j->name, j->content, &j->err);
+  return NULL;
+}
+
+int net_ipam_reserve_start(struct net_ipam *ipam, const struct net_cidr *c,
+                           uint32_t gateway, const char *id,
+                           const char *ifname, uint32_t want, uint32_t *out,
+                           struct net_ipam_job **job, ctr_err *err) {
+  struct net_ipam_job *j = calloc(1, sizeof(*j));
+  uint32_t ip;
+  *job = NULL;
+  if (j == NULL || asprintf(&j->content, "%s\r\n%s", id, ifname) < 0) {
+    free(j);
+    return ctr_fail(err, ENOMEM, "lease");
+  }
+  if (choose(ipam, c, gateway, want, &ip, err) < 0) {
+    free(j->content);
+    free(j);
+    return -1;
+  }
+  net_ip4_format(ip, j->name);
+  j->dirfd = ipam->dirfd;
+  j->threaded = pthread_create(&j->thread, NULL, commit_job, j) == 0;
+  if (!j->threaded) /* no thread to spare: written here, in order */
+    commit_job(j);
+  *out = ip;
+  *job = j;
+  return 0;
+}
+
+int net_ipam_reserve_finish(struct net_ipam_job **job, ctr_err *err) {
+  struct net_ipam_job *j = *job;
+  int rc;
+  if (j == NULL)
+    return 0;
+  if (j->threaded)
+    pthread_join(j->thread, NULL);
+  rc = j->rc;
+  if (rc < 0) {
+    ctr_err_free(err);
+    *err = j->err;
+  }
+  free(j->content);
+  free(j);
+  *job = NULL;
+  return rc < 0 ? -1 : 0;
 }
 
 static int read_lease(int dirfd, const char *name, char **id, char **ifname) {

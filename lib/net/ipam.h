@@ -65,6 +65,19 @@ void net_ipam_close(struct net_ipam *ipam);
 int net_ipam_reserve(struct net_ipam *ipam, const struct net_cidr *c,
                      uint32_t gateway, const char *id, const char *ifname,
                      uint32_t want, uint32_t *out, ctr_err *err);
+/* The same in two halves, so the caller can make links while the lease
+ * is written: start chooses the address (*out; the errors of choosing are
+ * its own) and writes, fsyncs and links the lease on a thread; finish waits
+ * for that, frees *job (NULL afterwards) and returns its result (ADDR_IN_USE
+ * when a holder that does not take the lock took the address meanwhile).
+ * The lease is durable once finish returns 0. finish must be called, also
+ * on failure paths, before the ipam is closed; 0 at once for a NULL job. */
+struct net_ipam_job;
+int net_ipam_reserve_start(struct net_ipam *ipam, const struct net_cidr *c,
+                           uint32_t gateway, const char *id,
+                           const char *ifname, uint32_t want, uint32_t *out,
+                           struct net_ipam_job **job, ctr_err *err);
+int net_ipam_reserve_finish(struct net_ipam_job **job, ctr_err *err);
 /* Every lease in the directory (files named by an IPv4 address), sorted
  * by address. *out is NULL when there are none. */
 int net_ipam_list(struct net_ipam *ipam, struct net_lease **out, size_t *n,

@@ -7,6 +7,7 @@
 #include <linux/if.h>
 #include <linux/nsfs.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
@@ -16,13 +17,17 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -69,17 +74,18 @@ static int socket_here(struct nl_sock **out, ctr_err *err) {
   return 0;
 }
 
-struct ns_job {
+struct net_nl_open_job {
   int netns_fd;
   struct nl_sock *sk;
   int setns_errno;
   ctr_err err;
+  pthread_t thread;
 };
 
 /* Runs on its own thread: joins the namespace, opens the socket there,
  * and ends, so no thread of the caller is left in a foreign namespace. */
 static void *socket_in_ns(void *arg) {
-  struct ns_job *job = arg;
+  struct net_nl_open_job *job = arg;
   if (setns(job->netns_fd, CLONE_NEWNET) < 0) {
     job->setns_errno = errno;
     return NULL;
@@ -88,25 +94,50 @@ static void *socket_in_ns(void *arg) {
   return NULL;
 }
 
-int net_nl_open_in(int netns_fd, struct nl_sock **out, ctr_err *err) {
-  struct ns_job job = {.netns_fd = netns_fd};
-  pthread_t t;
+int net_nl_open_start(int netns_fd, struct net_nl_open_job **out,
+                      ctr_err *err) {
+  struct net_nl_open_job *job = calloc(1, sizeof(*job));
   int rc;
+  *out = NULL;
+  if (job == NULL)
+    return ctr_fail(err, ENOMEM, "start a thread to enter the namespace");
+  job->netns_fd = netns_fd;
+  rc = pthread_create(&job->thread, NULL, socket_in_ns, job);
+  if (rc != 0) {
+    free(job);
+    return ctr_fail(err, rc, "start a thread to enter the namespace");
+  }
+  *out = job;
+  return 0;
+}
+
+int net_nl_open_finish(struct net_nl_open_job *job, struct nl_sock **out,
+                       ctr_err *err) {
+  int rc = 0;
+  *out = NULL;
+  if (job == NULL)
+    return 0;
+  pthread_join(job->thread, NULL);
+  if (job->setns_errno != 0) {
+    rc = ctr_fail(err, job->setns_errno, "enter the network namespace");
+  } else if (job->sk == NULL) {
+    ctr_err_free(err);
+    *err = job->err; /* now the caller's */
+    rc = ctr_wrap(err, "in the network namespace");
+  } else {
+    *out = job->sk;
+  }
+  free(job);
+  return rc;
+}
+
+int net_nl_open_in(int netns_fd, struct nl_sock **out, ctr_err *err) {
+  struct net_nl_open_job *job;
   if (netns_fd < 0)
     return socket_here(out, err);
-  rc = pthread_create(&t, NULL, socket_in_ns, &job);
-  if (rc != 0)
-    return ctr_fail(err, rc, "start a thread to enter the namespace");
-  pthread_join(t, NULL);
-  if (job.setns_errno != 0)
-    return ctr_fail(err, job.setns_errno, "enter the network namespace");
-  if (job.sk == NULL) {
-    ctr_err_free(err);
-    *err = job.err;
-    return ctr_wrap(err, "in the network namespace");
-  }
-  *out = job.sk;
-  return 0;
+  if (net_nl_open_start(netns_fd, &job, err) < 0)
+    return -1;
+  return net_nl_open_finish(job, out, err);
 }
 
 void net_nl_close(struct nl_sock *sk) {
@@ -124,7 +155,9 @@ static void fill_info(struct rtnl_link *l, struct net_link_info *out) {
   struct nl_addr *mac = rtnl_link_get_addr(l);
   const char *kind = rtnl_link_get_type(l);
   const char *name = rtnl_link_get_name(l);
+  const char *alias = rtnl_link_get_ifalias(l);
   memset(out, 0, sizeof(*out));
+  snprintf(out->alias, sizeof(out->alias), "%s", alias ? alias : "");
   out->ifindex = rtnl_link_get_ifindex(l);
   out->master = rtnl_link_get_master(l);
   out->peer = rtnl_link_get_link(l);
@@ -165,13 +198,214 @@ int net_link_delete(struct nl_sock *sk, const char *name, ctr_err *err) {
   return 1;
 }
 
+/* ---- deleting without waiting out the kernel's RCU barrier -------------- */
+
+struct unlist_watch {
+  int ifindex;
+  bool gone;
+};
+
+static int unlist_seen(struct nl_msg *msg, void *arg) {
+  struct unlist_watch *w = arg;
+  struct nlmsghdr *h = nlmsg_hdr(msg);
+  const struct ifinfomsg *ifi = nlmsg_data(h);
+  /* the bridge announces its port's removal first (AF_BRIDGE); the
+   * link's own RTM_DELLINK (AF_UNSPEC) comes after its unregistration */
+  if (h->nlmsg_type == RTM_DELLINK &&
+      nlmsg_datalen(h) >= (int)sizeof(*ifi) && ifi->ifi_family == AF_UNSPEC &&
+      ifi->ifi_index == w->ifindex)
+    w->gone = true;
+  return NL_OK;
+}
+
+/* The grandchild: sends RTM_DELLINK for ifindex, tells the result on fd 3,
+ * then exits; all other descriptors are closed first, so it holds no lock,
+ * pipe or terminal of its caller's while it waits out the barrier. */
+static void __attribute__((noreturn)) delete_in_background(int ifindex,
+                                                           int report) {
+  struct nl_sock *sk = nl_socket_alloc();
+  struct rtnl_link *l = rtnl_link_alloc();
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), rc = -NLE_NOMEM;
+  signal(SIGPIPE, SIG_IGN); /* the caller may be gone when we report */
+  for (int fd = 0; fd < 3 && devnull >= 0; fd++)
+    dup2(devnull, fd);
+  if (dup2(report, 3) < 0)
+    _exit(1);
+  close_range(4, ~0U, 0);
+  if (sk != NULL && l != NULL && (rc = nl_connect(sk, NETLINK_ROUTE)) >= 0) {
+    rtnl_link_set_ifindex(l, ifindex);
+    rc = rtnl_link_delete(sk, l);
+  }
+  if (write(3, &rc, sizeof(rc)) < 0)
+    _exit(1);
+  _exit(0);
+}
+
+/* Start the grandchild (the child exits at once and is reaped here, so
+ * nothing is left for our caller to reap); 0, or -1 when it could not be
+ * started. */
+static int spawn_deleter(int ifindex, int report) {
+  pid_t pid = fork();
+  int status;
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    pid_t grandchild = fork();
+    if (grandchild == 0)
+      delete_in_background(ifindex, report);
+    _exit(grandchild < 0 ? 1 : 0);
+  }
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Wait for the announcement of ifindex's removal on mon, or for the
+ * deleter's report on rd: 1 when the link is gone, 0 when the deleter
+ * reported nothing (died first), -1 with *nlerr when the kernel refused. */
+static int await_unlist(struct nl_sock *mon, int rd, int ifindex, int *nlerr) {
+  struct unlist_watch w = {.ifindex = ifindex};
+  struct pollfd p[2] = {{.fd = nl_socket_get_fd(mon), .events = POLLIN},
+                        {.fd = rd, .events = POLLIN}};
+  nl_socket_modify_cb(mon, NL_CB_VALID, NL_CB_CUSTOM, unlist_seen, &w);
+  while (!w.gone) {
+    int n = poll(p, 2, 60000);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return 0;
+    n = p[0].revents != 0 ? nl_recvmsgs_default(mon) : 0;
+    if (n < 0 && n != -NLE_AGAIN)
+      return 0; /* an overrun, say: the caller asks the kernel instead */
+    if (p[1].revents != 0) {
+      int rc;
+      ssize_t got = read(rd, &rc, sizeof(rc));
+      if (got != (ssize_t)sizeof(rc))
+        return 0;
+      if (rc < 0 && !nl_missing(rc)) {
+        *nlerr = rc;
+        return -1;
+      }
+      return 1;
+    }
+  }
+  return 1;
+}
+
+/* Whether sk is a socket of the namespace this process is in (the
+ * deleter and the listener are made here). */
+static bool socket_is_here(struct nl_sock *sk) {
+  struct stat a, b;
+  int fd = ioctl(nl_socket_get_fd(sk), SIOCGSKNS);
+  bool same;
+  if (fd < 0)
+    return false;
+  same = fstat(fd, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  close(fd);
+  return same;
+}
+
+struct net_link_delete_job {
+  struct nl_sock *sk;   /* the caller's; used again only on fallback */
+  struct nl_sock *mon;  /* RTNLGRP_LINK listener, NULL: delete in finish */
+  int report;           /* read end of the deleter's pipe */
+  int ifindex;
+  char name[NET_IFNAMSIZ];
+};
+
+static void delete_job_free(struct net_link_delete_job *job) {
+  if (job->report >= 0)
+    close(job->report);
+  if (job->mon != NULL)
+    nl_socket_free(job->mon);
+  free(job);
+}
+
+int net_link_delete_start(struct nl_sock *sk, const char *name,
+                          struct net_link_delete_job **out,
+                          struct net_link_info *found, ctr_err *err) {
+  struct net_link_delete_job *job;
+  struct net_link_info li;
+  int p[2] = {-1, -1}, rc = net_link_get(sk, name, &li, err);
+  *out = NULL;
+  if (rc <= 0)
+    return rc;
+  if (found != NULL)
+    *found = li;
+  job = calloc(1, sizeof(*job));
+  if (job == NULL)
+    return ctr_fail(err, ENOMEM, "delete link %s", name);
+  job->sk = sk;
+  job->report = -1;
+  job->ifindex = li.ifindex;
+  snprintf(job->name, sizeof(job->name), "%s", name);
+  *out = job;
+  if (!socket_is_here(sk))
+    return 1; /* the deleter could not reach it: finish deletes */
+  /* listening before the request is sent: the announcement cannot be
+   * missed */
+  job->mon = nl_socket_alloc();
+  if (job->mon == NULL)
+    return 1;
+  nl_socket_disable_seq_check(job->mon);
+  if (nl_connect(job->mon, NETLINK_ROUTE) >= 0 &&
+      nl_socket_add_membership(job->mon, RTNLGRP_LINK) >= 0 &&
+      nl_socket_set_nonblocking(job->mon) >= 0 && pipe2(p, O_CLOEXEC) == 0 &&
+      spawn_deleter(li.ifindex, p[1]) == 0) {
+    job->report = p[0];
+    p[0] = -1;
+  } else {
+    nl_socket_free(job->mon);
+    job->mon = NULL;
+  }
+  if (p[0] >= 0)
+    close(p[0]);
+  if (p[1] >= 0)
+    close(p[1]);
+  return 1;
+}
+
+int net_link_delete_finish(struct net_link_delete_job *job, ctr_err *err) {
+  int rc = 0, nlerr = 0;
+  if (job == NULL)
+    return 0;
+  if (job->mon != NULL)
+    rc = await_unlist(job->mon, job->report, job->ifindex, &nlerr);
+  if (rc < 0)
+    rc = nl_fail(err, nlerr, "delete link", job->name);
+  else if (rc == 0)
+    /* no deleter, or it died before the kernel took the request: done
+     * here, waiting (gone meanwhile is fine) */
+    rc = net_link_delete(job->sk, job->name, err) < 0 ? -1 : 0;
+  delete_job_free(job);
+  return rc < 0 ? -1 : 0;
+}
+
+int net_link_delete_unlisted(struct nl_sock *sk, const char *name,
+                             ctr_err *err) {
+  struct net_link_delete_job *job;
+  int rc = net_link_delete_start(sk, name, &job, NULL, err);
+  if (rc <= 0)
+    return rc;
+  return net_link_delete_finish(job, err) < 0 ? -1 : 1;
+}
+
 int net_link_set_up(struct nl_sock *sk, int ifindex, ctr_err *err) {
+  return net_link_set_up_alias(sk, ifindex, NULL, err);
+}
+
+int net_link_set_up_alias(struct nl_sock *sk, int ifindex, const char *alias,
+                          ctr_err *err) {
   cleanup_link struct rtnl_link *l = rtnl_link_alloc();
   int rc;
   if (l == NULL)
     return ctr_fail(err, ENOMEM, "set link up");
   rtnl_link_set_ifindex(l, ifindex);
   rtnl_link_set_flags(l, IFF_UP);
+  if (alias != NULL)
+    rtnl_link_set_ifalias(l, alias);
   rc = rtnl_link_change(sk, l, l, 0);
   if (rc < 0)
     return ctr_fail(err, 0, "set link %d up: %s", ifindex, nl_geterror(rc));
@@ -464,6 +698,58 @@ int net_veth_create(struct nl_sock *sk, const char *host_name,
     return ctr_fail(err, 0, "create veth %s (peer %s): %s", host_name,
                     peer_name, nl_geterror(rc));
   return 0;
+}
+
+struct veth_job {
+  struct nl_sock *sk;
+  const char *host_name, *peer_name;
+  unsigned mtu;
+  int master, netns_fd;
+  int rc;
+  ctr_err err;
+  pthread_t thread;
+  bool threaded;
+};
+
+static void *veth_job_run(void *arg) {
+  struct veth_job *j = arg;
+  j->rc = net_veth_create(j->sk, j->host_name, j->peer_name, j->mtu, j->master,
+                          j->netns_fd, &j->err);
+  return NULL;
+}
+
+int net_veth_create_start(struct nl_sock *sk, const char *host_name,
+                          const char *peer_name, unsigned mtu, int master,
+                          int netns_fd, struct net_veth_job **out,
+                          ctr_err *err) {
+  struct veth_job *j = calloc(1, sizeof(*j));
+  *out = NULL;
+  if (j == NULL)
+    return ctr_fail(err, ENOMEM, "create veth %s", host_name);
+  *j = (struct veth_job){.sk = sk, .host_name = host_name,
+                         .peer_name = peer_name, .mtu = mtu,
+                         .master = master, .netns_fd = netns_fd};
+  j->threaded = pthread_create(&j->thread, NULL, veth_job_run, j) == 0;
+  if (!j->threaded) /* no thread to spare: done here, in order */
+    veth_job_run(j);
+  *out = (struct net_veth_job *)j;
+  return 0;
+}
+
+int net_veth_create_finish(struct net_veth_job *job, ctr_err *err) {
+  struct veth_job *j = (struct veth_job *)job;
+  int rc;
+  if (j == NULL)
+    return 0;
+  if (j->threaded)
+    pthread_join(j->thread, NULL);
+  rc = j->rc;
+  if (rc < 0) {
+    ctr_err_free(err);
+    *err = j->err;
+  }
+  free(j);
+  return rc < 0 ? -1 : 0;
 }
 
 /* ---- routes ---------------------------------------------------------------- */

@@ -26,12 +26,21 @@ struct net_link_info {
   char kind[16]; /* "bridge", "veth", … ("" when the kernel says none) */
   char name[NET_IFNAMSIZ];
   char mac[NET_MAC_STRLEN]; /* "aa:bb:cc:dd:ee:ff" */
+  char alias[48]; /* IFLA_IFALIAS, cut to fit ("" when none) */
 };
 
 /* A NETLINK_ROUTE socket in the current namespace (netns_fd < 0) or in
  * the namespace netns_fd refers to. Free with net_nl_close. */
 int net_nl_open_in(int netns_fd, struct nl_sock **out, ctr_err *err);
 void net_nl_close(struct nl_sock *sk);
+/* net_nl_open_in for another namespace in two halves, so the caller can
+ * work meanwhile: start runs the thread, finish joins it (and frees the
+ * job) and gives the socket. finish must be called once start succeeded. */
+struct net_nl_open_job;
+int net_nl_open_start(int netns_fd, struct net_nl_open_job **job,
+                      ctr_err *err);
+int net_nl_open_finish(struct net_nl_open_job *job, struct nl_sock **out,
+                       ctr_err *err);
 /* True when fd refers to a network namespace (NS_GET_NSTYPE). */
 bool net_fd_is_netns(int fd);
 
@@ -40,7 +49,30 @@ int net_link_get(struct nl_sock *sk, const char *name,
                  struct net_link_info *out, ctr_err *err);
 /* Delete a link by name; 1 when deleted, 0 when there was none. */
 int net_link_delete(struct nl_sock *sk, const char *name, ctr_err *err);
+/* The same, but returning as soon as the kernel has unregistered the link
+ * (gone from every namespace, its addresses, routes and bridge port with
+ * it) rather than after it has also freed it: a veth's deletion then waits
+ * out an RCU barrier, tens of ms on a busy host. A short-lived grandchild
+ * process sends the request and waits that out; it holds none of the
+ * caller's descriptors. Falls back to net_link_delete when it cannot. */
+int net_link_delete_unlisted(struct nl_sock *sk, const char *name,
+                             ctr_err *err);
+/* The same in two halves, so the caller can work while the kernel
+ * unregisters the link: start returns 0 (and *job NULL) when there is no
+ * such link, 1 when its deletion is under way; finish waits for it to be
+ * unregistered (deleting it there and then if the deleter could not) and
+ * frees the job. sk must stay open until then (the caller may use it).
+ * found (may be NULL) gets the link as it was. */
+struct net_link_delete_job;
+int net_link_delete_start(struct nl_sock *sk, const char *name,
+                          struct net_link_delete_job **job,
+                          struct net_link_info *found, ctr_err *err);
+int net_link_delete_finish(struct net_link_delete_job *job, ctr_err *err);
 int net_link_set_up(struct nl_sock *sk, int ifindex, ctr_err *err);
+/* The same, giving the link an alias (IFLA_IFALIAS) in the same request;
+ * alias NULL: as net_link_set_up. */
+int net_link_set_up_alias(struct nl_sock *sk, int ifindex, const char *alias,
+                          ctr_err *err);
 /* Turn hairpin mode on for a bridge port (a container can reach itself
  * through the host's published ports). */
 int net_link_set_hairpin(struct nl_sock *sk, int ifindex, ctr_err *err);
@@ -65,6 +97,17 @@ int net_check_overlap(struct nl_sock *sk, const struct net_cidr *c,
 int net_veth_create(struct nl_sock *sk, const char *host_name,
                     const char *peer_name, unsigned mtu, int master,
                     int netns_fd, ctr_err *err);
+/* net_veth_create on a thread of its own, so the caller can write a lease
+ * (and wait for its fsyncs) while the kernel makes the pair: the two take
+ * about as long. The caller must not use sk, nor free the names, until
+ * net_veth_create_finish, which joins, frees the job and returns what
+ * net_veth_create did (EEXIST included). */
+struct net_veth_job;
+int net_veth_create_start(struct nl_sock *sk, const char *host_name,
+                          const char *peer_name, unsigned mtu, int master,
+                          int netns_fd, struct net_veth_job **job,
+                          ctr_err *err);
+int net_veth_create_finish(struct net_veth_job *job, ctr_err *err);
 
 int net_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip,
                  unsigned prefix, ctr_err *err);

@@ -44,6 +44,8 @@ struct net_config {
   uint32_t gateway;
   bool internal;      /* builtin: no route out, no masquerading */
   long mtu;           /* 0: the plugin's own default */
+  uint32_t vni;       /* overlay: its VNI (0: not an overlay) */
+  uint32_t local;     /* overlay: this host's underlay address */
   char *created;      /* RFC 3339 from the "ctr" metadata, or NULL */
   json_t *conflist;   /* the whole document, owned */
 };
@@ -51,8 +53,9 @@ struct net_config {
 /* What `ctr-net create` asks for; NULL/0/false fields take defaults. */
 struct net_create_opts {
   const char *name;
-  const char *driver;  /* NULL or "bridge": ctr's own; "overlay": refused
-                          (not yet); anything else: a CNI plugin's type */
+  const char *driver;  /* NULL or "bridge": ctr's own; "overlay": ctr's
+                          VXLAN overlay (plugin_overlay.h); anything else:
+                          a CNI plugin's type */
   const char *subnet;  /* NULL: the first free /24 of NET_AUTO_POOL */
   const char *gateway; /* NULL: the subnet's first host */
   bool internal;       /* bridge driver only */
@@ -60,6 +63,12 @@ struct net_create_opts {
   long mtu;            /* 68..65535 when mtu_set */
   const char *const *opts; /* "KEY=VALUE" strings, nopts of them */
   size_t nopts;
+  /* overlay only (usage error with another driver) */
+  bool vni_set;
+  long vni;                  /* 1..16777215, required */
+  const char *const *peers;  /* underlay IPv4 addresses, at least one */
+  size_t npeers;
+  const char *local;         /* NULL: the source address toward peers[0] */
 };
 
 /* One lease file of a network: an address and who holds it. */
@@ -107,6 +116,14 @@ int net_default_ensure(const struct ctr_paths *p, ctr_err *err);
  * *out (may be NULL) receives the new network. */
 int net_create(const struct ctr_paths *p, const struct net_create_opts *o,
                struct net_config *out, ctr_err *err);
+/* Change an overlay's peer list: add[0..nadd) joined, rm[0..nrm) taken
+ * off (usage errors for malformed addresses, a peer added twice or
+ * removed while absent, no peer left, two peers sharing a slice), the
+ * conflist rewritten atomically under networks.lock. Only the file: the
+ * live part is net_overlay_apply's. */
+int net_update(const struct ctr_paths *p, const char *name,
+               const char *const *add, size_t nadd, const char *const *rm,
+               size_t nrm, ctr_err *err);
 /* Remove a network: refuses the default one and one with leases of
  * containers that still exist ("network NAME has N containers
  * attached"), changing nothing. A crash leaves either the network or

@@ -2,10 +2,12 @@
 #include "nft.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,32 +15,84 @@
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "net/cni.h"
+#include "net/plugin_overlay.h"
 
 #define TABLE "inet ctr"
 
+/* libnftables, and libnftnl, libmnl, libxtables and libgmp behind it, are
+ * loaded on first use instead of at start-up: most runs of the tools that
+ * link lib/net never reach nftables (an attach without published ports
+ * does not), and mapping and relocating those five libraries cost every
+ * one of those runs ~0.4 ms. The soname is the one of the headers we are
+ * built against; every call goes through ctx_new() first. */
+#define NFT_SONAME "libnftables.so.1"
+static struct {
+  __typeof__(nft_ctx_new) *ctx_new;
+  __typeof__(nft_ctx_free) *ctx_free;
+  __typeof__(nft_ctx_buffer_output) *buffer_output;
+  __typeof__(nft_ctx_buffer_error) *buffer_error;
+  __typeof__(nft_ctx_output_set_flags) *output_set_flags;
+  __typeof__(nft_ctx_get_output_buffer) *get_output_buffer;
+  __typeof__(nft_ctx_get_error_buffer) *get_error_buffer;
+  __typeof__(nft_run_cmd_from_buffer) *run_cmd_from_buffer;
+} nft;
+static pthread_once_t nft_once = PTHREAD_ONCE_INIT;
+static char nft_load_error[200];
+
+static void nft_load(void) {
+  void *h = dlopen(NFT_SONAME, RTLD_NOW | RTLD_LOCAL);
+  bool all;
+  if (h == NULL) {
+    snprintf(nft_load_error, sizeof(nft_load_error), "%s", dlerror());
+    return;
+  }
+#define NFT_SYM(field, name) (nft.field = (__typeof__(nft.field))dlsym(h, #name))
+  all = NFT_SYM(ctx_free, nft_ctx_free) &&
+        NFT_SYM(buffer_output, nft_ctx_buffer_output) &&
+        NFT_SYM(buffer_error, nft_ctx_buffer_error) &&
+        NFT_SYM(output_set_flags, nft_ctx_output_set_flags) &&
+        NFT_SYM(get_output_buffer, nft_ctx_get_output_buffer) &&
+        NFT_SYM(get_error_buffer, nft_ctx_get_error_buffer) &&
+        NFT_SYM(run_cmd_from_buffer, nft_run_cmd_from_buffer) &&
+        NFT_SYM(ctx_new, nft_ctx_new);
+#undef NFT_SYM
+  if (!all) {
+    nft.ctx_new = NULL; /* the mark of a usable library */
+    snprintf(nft_load_error, sizeof(nft_load_error),
+             "%s lacks a function ctr-net calls", NFT_SONAME);
+  }
+}
+
 static void nft_ctx_freep(struct nft_ctx **c) {
   if (*c != NULL)
-    nft_ctx_free(*c);
+    nft.ctx_free(*c);
 }
 #define cleanup_nft __attribute__((cleanup(nft_ctx_freep)))
 
 static struct nft_ctx *ctx_new(bool json, ctr_err *err) {
-  struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  struct nft_ctx *ctx;
+  pthread_once(&nft_once, nft_load);
+  if (nft.ctx_new == NULL) {
+    ctr_fail(err, 0, "nftables: cannot load %s: %s", NFT_SONAME,
+             nft_load_error);
+    return NULL;
+  }
+  ctx = nft.ctx_new(NFT_CTX_DEFAULT);
   if (ctx == NULL) {
     ctr_fail(err, ENOMEM, "nftables context");
     return NULL;
   }
-  nft_ctx_buffer_output(ctx);
-  nft_ctx_buffer_error(ctx);
+  nft.buffer_output(ctx);
+  nft.buffer_error(ctx);
   if (json)
-    nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
+    nft.output_set_flags(ctx, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
   return ctx;
 }
 
 /* nft's own message: "…: Error: Could not process rule: File exists" and
  * the offending command; keep the message part. */
 static const char *nft_errmsg(struct nft_ctx *ctx, char *buf, size_t len) {
-  const char *e = nft_ctx_get_error_buffer(ctx), *p;
+  const char *e = nft.get_error_buffer(ctx), *p;
   if (e == NULL || *e == '\0')
     return "failed";
   p = strstr(e, "Error: ");
@@ -50,7 +104,7 @@ static const char *nft_errmsg(struct nft_ctx *ctx, char *buf, size_t len) {
 static int run(struct nft_ctx *ctx, const char *cmds, const char *what,
                ctr_err *err) {
   char msg[256];
-  if (nft_run_cmd_from_buffer(ctx, cmds) == 0)
+  if (nft.run_cmd_from_buffer(ctx, cmds) == 0)
     return 0;
   return ctr_fail(err, 0, "nftables: %s: %s", what,
                   nft_errmsg(ctx, msg, sizeof(msg)));
@@ -92,12 +146,31 @@ static void base_objects(FILE *f) {
         f);
 }
 
+/* An overlay's tunnel packets are not tracked: conntrack has nothing to
+ * do for them (no NAT, no state anyone asks for), and skipping it
+ * brings the overlay's throughput to the bare VXLAN device's. Only the
+ * network's own port to and from this host's underlay address. */
+static void overlay_rules(FILE *f, const struct net_overlay *ov, const char *cm) {
+  char local[NET_IP4_STRLEN];
+  net_ip4_format(ov->local, local);
+  fprintf(f,
+          "add chain " TABLE " rawprerouting { type filter hook prerouting priority raw; "
+          "policy accept; }\n"
+          "add chain " TABLE " rawoutput { type filter hook output priority raw; "
+          "policy accept; }\n"
+          "add rule " TABLE " rawprerouting ip daddr %s udp dport %u notrack comment \"%s\"\n"
+          "add rule " TABLE " rawoutput ip saddr %s udp dport %u notrack comment \"%s\"\n",
+          local, ov->port, cm, local, ov->port, cm);
+}
+
 static void network_rules(FILE *f, const struct net_bridge_conf *c) {
   char net[NET_IP4_STRLEN], cm[128];
   const char *br = c->bridge;
   net_ip4_format(c->subnet.addr, net);
   owner_comment(c->name, NULL, cm, sizeof(cm));
   fprintf(f, "add element " TABLE " bridges { \"%s\" }\n", br);
+  if (net_overlay_of(c) != NULL)
+    overlay_rules(f, net_overlay_of(c), cm);
   if (c->internal) {
     /* nothing leaves the bridge, nothing enters it from elsewhere */
     fprintf(f,
@@ -179,27 +252,32 @@ char *net_nft_attach_script(const struct net_bridge_conf *conf,
 
 /* ---- reading the table back -------------------------------------------------- */
 
-/* The table as JSON (NULL in *out when it does not exist). */
-static int list_table(json_t **out, ctr_err *err) {
+/* A listing as JSON (NULL in *out when the table or set does not exist). */
+static int list_json(const char *cmd, json_t **out, ctr_err *err) {
   cleanup_nft struct nft_ctx *ctx = ctx_new(true, err);
   const char *o;
   json_error_t je;
   *out = NULL;
   if (ctx == NULL)
     return -1;
-  if (nft_run_cmd_from_buffer(ctx, "list table " TABLE) != 0) {
-    const char *e = nft_ctx_get_error_buffer(ctx);
+  if (nft.run_cmd_from_buffer(ctx, cmd) != 0) {
+    const char *e = nft.get_error_buffer(ctx);
     char msg[256];
     if (e != NULL && strstr(e, "No such file or directory") != NULL)
       return 0;
-    return ctr_fail(err, 0, "nftables: list table " TABLE ": %s",
+    return ctr_fail(err, 0, "nftables: %s: %s", cmd,
                     nft_errmsg(ctx, msg, sizeof(msg)));
   }
-  o = nft_ctx_get_output_buffer(ctx);
+  o = nft.get_output_buffer(ctx);
   *out = json_loads(o ? o : "", 0, &je);
   if (*out == NULL)
     return ctr_fail(err, 0, "nftables: unreadable JSON listing: %s", je.text);
   return 0;
+}
+
+/* The table as JSON (NULL in *out when it does not exist). */
+static int list_table(json_t **out, ctr_err *err) {
+  return list_json("list table " TABLE, out, err);
 }
 
 /* Does a comment belong to the owner? tag NULL: the network's own rules;
@@ -400,9 +478,9 @@ static int attach(const struct net_bridge_conf *conf, const char *attach_tag,
   ctx = ctx_new(false, err);
   if (ctx == NULL)
     return -1;
-  if (nft_run_cmd_from_buffer(ctx, script) != 0) {
+  if (nft.run_cmd_from_buffer(ctx, script) != 0) {
     char msg[256];
-    const char *e = nft_ctx_get_error_buffer(ctx);
+    const char *e = nft.get_error_buffer(ctx);
     /* a concurrent attach took a port between our look and our write */
     if (e != NULL && strstr(e, "File exists") && strstr(e, "hostports"))
       return net_fail(err, NET_CNI_E_PORT_IN_USE,
@@ -453,6 +531,16 @@ int net_nft_remove(const struct net_bridge_conf *conf, const char *tag,
   cleanup_json json_t *table = NULL;
   struct owner_ctx own = {.network = conf->name, .tag = tag, .all = true};
   char extra[64] = "";
+  if (tag != NULL) {
+    /* an attachment's rules go in and out in one transaction with its
+     * port reservations: no element of its, no rule of its. The set alone
+     * is a far smaller listing than the table (no chains, no rules). */
+    cleanup_json json_t *set = NULL;
+    if (list_json("list set " TABLE " hostports", &set, err) < 0)
+      return -1;
+    if (set == NULL || deletions(set, want_owner, &own, NULL) == 0)
+      return 0;
+  }
   if (list_table(&table, err) < 0)
     return -1;
   if (table == NULL)
@@ -479,7 +567,8 @@ int net_nft_gc(const struct net_bridge_conf *conf, const char (*keep)[17],
 }
 
 int net_nft_network_rules(const struct net_bridge_conf *conf) {
-  return conf->internal ? 2 : 5; /* as network_rules() writes them */
+  /* as network_rules() writes them */
+  return (conf->internal ? 2 : 5) + (net_overlay_of(conf) != NULL ? 2 : 0);
 }
 
 int net_nft_count(const struct net_bridge_conf *conf, const char *tag,

@@ -45,7 +45,9 @@ int net_nft_attach(const struct net_bridge_conf *conf, const char *attach_tag,
                    size_t nports, ctr_err *err);
 /* Remove an attachment's rules and port reservations (tag given), or the
  * network's own rules and its bridge's set element (tag NULL: the
- * attachments' rules too). Missing table or rules are fine. */
+ * attachments' rules too). Missing table or rules are fine. With a tag,
+ * only the hostports set is read unless it holds an element of the tag
+ * (an attachment without published ports costs no table listing). */
 int net_nft_remove(const struct net_bridge_conf *conf, const char *tag,
                    ctr_err *err);
 /* Remove the attachment rules of conf's network whose tag is not in

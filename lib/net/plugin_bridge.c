@@ -12,10 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netlink/addr.h>
+#include <netlink/route/link.h>
+#include <sys/socket.h>
+#include <time.h>
+
 #include "core/cleanup.h"
 #include "core/json.h"
 #include "net/cni.h"
 #include "net/nft.h"
+#include "net/plugin_overlay.h"
 
 static void nl_closep(struct nl_sock **sk) { net_nl_close(*sk); }
 static void ipam_closep(struct net_ipam *i) { net_ipam_close(i); }
@@ -121,6 +127,9 @@ int net_bridge_conf_parse(const json_t *p, struct net_bridge_conf *out,
     return bad(err, "type", "must be \"ctr-net\"");
   if (driver != NULL && !json_is_string(driver))
     return bad(err, "driver", "not a string");
+  /* the overlay driver is this one with a slice and a VXLAN uplink */
+  if (driver != NULL && strcmp(json_string_value(driver), "overlay") == 0)
+    return net_overlay_conf_parse(p, out, err);
   if (driver != NULL && strcmp(json_string_value(driver), "bridge") != 0)
     return net_fail(err, NET_CNI_E_FIELD,
                     "network configuration: driver \"%.32s\" is %s (only "
@@ -138,6 +147,7 @@ int net_bridge_conf_parse(const json_t *p, struct net_bridge_conf *out,
   snprintf(out->bridge, sizeof(out->bridge), "%s", json_string_value(v));
   if (parse_subnet(p, out, err) < 0 || parse_gateway(p, out, err) < 0)
     return -1;
+  out->range = out->subnet;
   v = json_object_get(p, "internal");
   if (v != NULL && !json_is_boolean(v))
     return bad(err, "internal", "not true or false");
@@ -173,6 +183,9 @@ int net_bridge_conf_parse(const json_t *p, struct net_bridge_conf *out,
 void net_bridge_conf_free(struct net_bridge_conf *conf) {
   free(conf->data_dir);
   conf->data_dir = NULL;
+  if (conf->uplink != NULL)
+    conf->uplink->free(conf->uplink);
+  conf->uplink = NULL;
 }
 
 int net_bridge_conf_load(const struct ctr_paths *paths, const char *network,
@@ -228,7 +241,7 @@ static int port_number(const char *s, size_t len, uint16_t *out) {
 
 int net_port_parse(const char *spec, struct net_port_mapping *out,
                    ctr_err *err) {
-  const char *slash = strchr(spec, '/'), *end, *colon, *ports = spec;
+  const char *slash = strchr(spec, '/'), *end, *colon, *ports = spec, *cport;
   char host[NET_IP4_STRLEN];
   memset(out, 0, sizeof(*out));
   out->proto = IPPROTO_TCP;
@@ -261,14 +274,75 @@ int net_port_parse(const char *spec, struct net_port_mapping *out,
     ports = colon + 1;
     colon = memchr(ports, ':', (size_t)(end - ports));
   }
-  if (colon == NULL)
-    return ctr_usage(err, "port '%s': want [HOSTIP:]HOSTPORT:CONTAINERPORT"
-                          "[/PROTO]", spec);
-  if (port_number(ports, (size_t)(colon - ports), &out->host_port) < 0 ||
-      port_number(colon + 1, (size_t)(end - colon - 1),
-                  &out->container_port) < 0)
-    return ctr_usage(err, "port '%s': ports are numbers from 1 to 65535",
+  /* "CONTAINERPORT" alone, an empty HOSTPORT or 0: a host port is picked */
+  cport = colon ? colon + 1 : ports;
+  if (colon != NULL && !(colon - ports == 1 && ports[0] == '0') &&
+      colon != ports &&
+      port_number(ports, (size_t)(colon - ports), &out->host_port) < 0)
+    cport = NULL;
+  if (cport == NULL ||
+      port_number(cport, (size_t)(end - cport), &out->container_port) < 0)
+    return ctr_usage(err, "port '%s': want [[HOSTIP:]HOSTPORT:]CONTAINERPORT"
+                          "[/PROTO], ports from 1 to 65535 (HOSTPORT 0: any)",
                      spec);
+  return 0;
+}
+
+/* Whether a socket of proto could bind host_ip:port now. */
+static bool port_bindable(int proto, uint32_t host_ip, uint16_t port) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                           .sin_addr.s_addr = htonl(host_ip)};
+  int type = proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, proto);
+  bool ok;
+  if (fd < 0) /* no SCTP in this kernel: nothing can be bound to it */
+    return true;
+  ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
+uint16_t net_port_pick(int proto, uint32_t host_ip, const uint16_t *avoid,
+                       size_t navoid) {
+  unsigned span = NET_PORT_EPHEMERAL_MAX - NET_PORT_EPHEMERAL_MIN + 1;
+  unsigned start, r = 0;
+  cleanup_close int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || read(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+    r = (unsigned)getpid() ^ (unsigned)time(NULL);
+  start = r % span;
+  /* a random start spreads concurrent pickers; then a walk finds a free
+   * one even on a crowded host */
+  for (unsigned i = 0; i < span; i++) {
+    uint16_t port = (uint16_t)(NET_PORT_EPHEMERAL_MIN + (start + i) % span);
+    bool taken = false;
+    for (size_t k = 0; k < navoid && !taken; k++)
+      taken = avoid[k] == port;
+    if (!taken && port_bindable(proto, host_ip, port))
+      return port;
+  }
+  return 0;
+}
+
+int net_mac_parse(const char *s, unsigned char out[6], ctr_err *err) {
+  unsigned v[6];
+  char tail;
+  if (s == NULL || strlen(s) != 17 ||
+      sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+             &v[4], &v[5], &tail) != 6)
+    return ctr_usage(err, "invalid MAC address '%.32s': want "
+                          "aa:bb:cc:dd:ee:ff", s ? s : "");
+  for (int i = 0; i < 6; i++) {
+    if (!isxdigit((unsigned char)s[3 * i]) ||
+        !isxdigit((unsigned char)s[3 * i + 1]) || (i < 5 && s[3 * i + 2] != ':'))
+      return ctr_usage(err, "invalid MAC address '%.32s': want "
+                            "aa:bb:cc:dd:ee:ff", s);
+    out[i] = (unsigned char)v[i];
+  }
+  if (out[0] & 1)
+    return ctr_usage(err, "invalid MAC address '%s': a multicast address "
+                          "(the first octet is odd)", s);
+  if ((out[0] | out[1] | out[2] | out[3] | out[4] | out[5]) == 0)
+    return ctr_usage(err, "invalid MAC address '%s': all zeros", s);
   return 0;
 }
 
@@ -305,6 +379,14 @@ void net_bridge_attachment_tag(const char *network, const char *id,
   snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The host side's alias when an attachment publishes no port: DEL then
+ * knows, from the link it looks up anyway, that there are no rules of it
+ * to remove, without asking nftables (that costs more than the rest of a
+ * detach). Without it (or when the link is gone) the rules are looked for. */
+static void no_ports_alias(const char *tag, char out[48]) {
+  snprintf(out, 48, "ctr-net a=%s ports=0", tag);
+}
+
 /* ---- the network's shared parts ------------------------------------------------- */
 
 /* Bridge and the network's rules, once no lease is left; lock held. */
@@ -314,8 +396,10 @@ static int teardown_locked(const struct net_bridge_conf *conf,
   int rc = net_link_get(host, conf->bridge, &br, err);
   if (rc < 0)
     return -1;
+  if (conf->uplink != NULL && conf->uplink->remove(conf->uplink, host, err) < 0)
+    return -1;
   if (rc == 1 && strcmp(br.kind, "bridge") == 0 &&
-      net_link_delete(host, conf->bridge, err) < 0)
+      net_link_delete_unlisted(host, conf->bridge, err) < 0)
     return -1;
   return net_nft_remove(conf, NULL, err);
 }
@@ -359,10 +443,82 @@ static int open_netns(const char *path, int code, ctr_err *err) {
   return fd;
 }
 
+/* Set while the link is still down: a MAC set before the first packet
+ * is the only one the neighbours ever see. */
+static int set_mac(struct nl_sock *sk, int ifindex, const char *text,
+                   ctr_err *err) {
+  unsigned char mac[6];
+  struct rtnl_link *l;
+  struct nl_addr *a;
+  int rc;
+  if (net_mac_parse(text, mac, err) < 0)
+    return -1;
+  l = rtnl_link_alloc();
+  a = nl_addr_build(AF_LLC, mac, sizeof(mac));
+  if (l == NULL || a == NULL) {
+    if (l != NULL)
+      rtnl_link_put(l);
+    if (a != NULL)
+      nl_addr_put(a);
+    return ctr_fail(err, ENOMEM, "set MAC address");
+  }
+  rtnl_link_set_ifindex(l, ifindex);
+  rtnl_link_set_addr(l, a);
+  rc = rtnl_link_change(sk, l, l, 0);
+  rtnl_link_put(l);
+  nl_addr_put(a);
+  if (rc < 0)
+    return ctr_fail(err, 0, "set MAC address %s: %s", text, nl_geterror(rc));
+  return 0;
+}
+
+/* The ports' DNAT rules and reservations. Host ports asked as 0 are
+ * picked; a concurrent attach may take the same one between the pick and
+ * the transaction, which then fails as a whole: pick again. */
+static int publish_ports(const struct net_bridge_conf *conf,
+                         const struct net_attach_req *req, const char *tag,
+                         uint32_t ip, ctr_err *err) {
+  cleanup_free struct net_port_mapping *p = NULL;
+  size_t nrandom = 0;
+  if (req->nports == 0)
+    return net_nft_attach(conf, tag, ip, req->ports, 0, err);
+  p = calloc(req->nports, sizeof(*p));
+  if (p == NULL)
+    return ctr_fail(err, ENOMEM, "publish ports");
+  for (size_t i = 0; i < req->nports; i++)
+    nrandom += req->ports[i].host_port == 0;
+  for (int tries = 0;; tries++) {
+    cleanup_free uint16_t *used = calloc(req->nports, sizeof(*used));
+    if (used == NULL)
+      return ctr_fail(err, ENOMEM, "publish ports");
+    for (size_t i = 0; i < req->nports; i++) {
+      p[i] = req->ports[i];
+      if (p[i].host_port == 0) {
+        p[i].host_port = net_port_pick(p[i].proto, p[i].host_ip, used, i);
+        if (p[i].host_port == 0)
+          return net_fail(err, NET_CNI_E_PORT_IN_USE,
+                          "no free host port in %d-%d",
+                          NET_PORT_EPHEMERAL_MIN, NET_PORT_EPHEMERAL_MAX);
+      }
+      used[i] = p[i].host_port;
+    }
+    if (net_nft_attach(conf, tag, ip, p, req->nports, err) == 0)
+      break;
+    if (nrandom == 0 || net_cni_code(*err) != NET_CNI_E_PORT_IN_USE ||
+        tries >= 16)
+      return -1;
+    ctr_err_free(err);
+  }
+  for (size_t i = 0; req->bound_ports != NULL && i < req->nports; i++)
+    req->bound_ports[i] = p[i].host_port;
+  return 0;
+}
+
 struct attach_state {
   bool leased, veth;
   uint32_t ip;
   char host_if[NET_IFNAMSIZ];
+  struct net_ipam_sync *sync; /* the lease's fsync, while it runs */
 };
 
 static int attach_locked(const struct net_bridge_conf *conf,
@@ -370,9 +526,11 @@ static int attach_locked(const struct net_bridge_conf *conf,
                          struct nl_sock *host, struct nl_sock *ctn, int nsfd,
                          struct attach_state *st, struct net_attach_result *out,
                          ctr_err *err) {
-  char tag[17];
+  char tag[17], alias[48] = "";
   bool created;
-  int rc;
+  int rc, vrc;
+  struct net_veth_job *veth;
+  ctr_err verr = NULL;
   /* attached already: its host side, named from (network, id, ifname),
    * exists (a look-up, where scanning the leases would read them all) */
   net_bridge_host_ifname(conf->name, req->id, req->ifname, st->host_if);
@@ -401,12 +559,26 @@ static int attach_locked(const struct net_bridge_conf *conf,
                         conf->mtu, &out->bridge, &created, err) < 0 ||
       host_sysctls(conf, err) < 0)
     return -1;
-  if (net_ipam_reserve(ipam, &conf->subnet, conf->gateway, req->id,
-                       req->ifname, req->ip, &st->ip, err) < 0)
+  if (conf->uplink != NULL &&
+      conf->uplink->ensure(conf->uplink, host, out->bridge.ifindex, err) < 0)
     return -1;
-  st->leased = true;
-  if (net_veth_create(host, st->host_if, req->ifname, conf->mtu,
-                      out->bridge.ifindex, nsfd, err) < 0) {
+  /* the kernel makes the pair while the lease is written and fsynced */
+  if (net_veth_create_start(host, st->host_if, req->ifname, conf->mtu,
+                            out->bridge.ifindex, nsfd, &veth, err) < 0)
+    return -1;
+  rc = net_ipam_reserve_deferred(ipam, &conf->range, conf->gateway, req->id,
+                                 req->ifname, req->ip, &st->ip, &st->sync,
+                                 err);
+  st->leased = rc == 0;
+  vrc = net_veth_create_finish(veth, &verr);
+  st->veth = vrc == 0;
+  if (rc < 0) {
+    ctr_err_free(&verr);
+    return -1;
+  }
+  if (vrc < 0) {
+    ctr_err_free(err);
+    *err = verr;
     if ((*err)->errnum == EEXIST)
       return net_fail(err, NET_CNI_E_EXISTS,
                       "host interface %s already exists (left by an earlier "
@@ -418,8 +590,17 @@ static int attach_locked(const struct net_bridge_conf *conf,
   if (net_link_get(host, st->host_if, &out->host, err) <= 0 ||
       net_link_get(ctn, req->ifname, &out->container, err) <= 0)
     return ctr_fail(err, ENODEV, "veth %s vanished", st->host_if);
+  if (req->mac != NULL &&
+      (set_mac(ctn, out->container.ifindex, req->mac, err) < 0 ||
+       net_link_get(ctn, req->ifname, &out->container, err) <= 0))
+    return ctr_wrap(err, "set up %s", req->ifname);
+  if (req->nports == 0 || conf->internal) {
+    net_bridge_attachment_tag(conf->name, req->id, req->ifname, tag);
+    no_ports_alias(tag, alias);
+  }
   if (net_link_set_hairpin(host, out->host.ifindex, err) < 0 ||
-      net_link_set_up(host, out->host.ifindex, err) < 0 ||
+      net_link_set_up_alias(host, out->host.ifindex, alias[0] ? alias : NULL,
+                            err) < 0 ||
       net_addr_add(ctn, out->container.ifindex, st->ip, conf->subnet.prefix,
                    err) < 0 ||
       net_link_set_up(ctn, out->container.ifindex, err) < 0)
@@ -430,8 +611,12 @@ static int attach_locked(const struct net_bridge_conf *conf,
   if (rc < 0)
     return ctr_wrap(err, "set up %s", req->ifname);
   out->default_route = rc == 0;
+  /* the lease's directory entry was being fsynced meanwhile; it is durable
+   * before anything else (the rules) is made */
+  if (net_ipam_settle(&st->sync, err) < 0)
+    return -1;
   net_bridge_attachment_tag(conf->name, req->id, req->ifname, tag);
-  if (net_nft_attach(conf, tag, st->ip, req->ports, req->nports, err) < 0)
+  if (publish_ports(conf, req, tag, st->ip, err) < 0)
     return -1;
   out->host.up = out->container.up = true;
   out->ip = st->ip;
@@ -449,14 +634,25 @@ int net_bridge_attach(const struct net_bridge_conf *conf,
   cleanup_ipam struct net_ipam ipam = {-1, -1};
   struct attach_state st = {0};
   ctr_err undo = NULL;
+  struct net_nl_open_job *ctn_job = NULL;
   memset(out, 0, sizeof(*out));
-  if (nsfd < 0 || net_nl_open_in(-1, &host, err) < 0 ||
-      net_nl_open_in(nsfd, &ctn, err) < 0 ||
-      net_ipam_open(conf->data_dir, conf->name, &ipam, err) < 0)
+  /* the container's socket is made on a thread (it enters the namespace)
+   * while this one opens the host's and takes the lock */
+  if (nsfd < 0 || net_nl_open_start(nsfd, &ctn_job, err) < 0)
+    return -1;
+  if (net_nl_open_in(-1, &host, err) < 0 ||
+      net_ipam_open(conf->data_dir, conf->name, &ipam, err) < 0) {
+    ctr_err ignored = NULL;
+    net_nl_open_finish(ctn_job, &ctn, &ignored);
+    ctr_err_free(&ignored);
+    return -1;
+  }
+  if (net_nl_open_finish(ctn_job, &ctn, err) < 0)
     return -1;
   if (attach_locked(conf, req, &ipam, host, ctn, nsfd, &st, out, err) == 0)
     return 0;
   /* undo, in reverse; the rules went in one transaction, all or nothing */
+  net_ipam_settle(&st.sync, &undo);
   if (st.veth)
     net_link_delete(host, st.host_if, &undo);
   if (st.leased)
@@ -471,14 +667,29 @@ int net_bridge_attach(const struct net_bridge_conf *conf,
 static int detach_locked(const struct net_bridge_conf *conf, const char *id,
                          const char *ifname, struct net_ipam *ipam,
                          struct nl_sock *host, ctr_err *err) {
-  char host_if[NET_IFNAMSIZ], tag[17];
+  char host_if[NET_IFNAMSIZ], tag[17], alias[48];
+  struct net_link_delete_job *veth;
+  struct net_link_info found;
+  int rc;
   /* the host side's name is ours by construction; deleting it takes the
    * container's end along (and if the namespace is gone, so is the pair).
-   * The container's ifname could belong to another plugin: not touched. */
+   * The container's ifname could belong to another plugin: not touched.
+   * The rules go while the kernel unregisters the pair; the lease only
+   * once it has. */
   net_bridge_host_ifname(conf->name, id, ifname, host_if);
   net_bridge_attachment_tag(conf->name, id, ifname, tag);
-  if (net_link_delete(host, host_if, err) < 0 ||
-      net_nft_remove(conf, tag, err) < 0 ||
+  rc = net_link_delete_start(host, host_if, &veth, &found, err);
+  if (rc < 0)
+    return -1;
+  no_ports_alias(tag, alias);
+  if ((rc == 0 || strcmp(found.alias, alias) != 0) &&
+      net_nft_remove(conf, tag, err) < 0) {
+    ctr_err ignored = NULL;
+    net_link_delete_finish(veth, &ignored);
+    ctr_err_free(&ignored);
+    return -1;
+  }
+  if (net_link_delete_finish(veth, err) < 0 ||
       net_ipam_release(ipam, id, ifname, err) < 0)
     return -1;
   return 0;
@@ -534,6 +745,8 @@ static int check_host(const struct net_bridge_conf *conf, const char *host_if,
   if (h.master != br.ifindex || !h.up)
     return mismatch(err, "host interface %s is not an up port of %s", host_if,
                     conf->bridge);
+  if (conf->uplink != NULL)
+    return conf->uplink->check(conf->uplink, host, br.ifindex, err);
   return 0;
 }
 
@@ -681,7 +894,7 @@ int net_bridge_gc(const struct net_bridge_conf *conf,
 
 int net_bridge_status(const struct net_bridge_conf *conf, ctr_err *err) {
   cleanup_ipam struct net_ipam ipam = {-1, -1};
-  uint64_t pool = net_cidr_pool_size(&conf->subnet, conf->gateway);
+  uint64_t pool = net_cidr_pool_size(&conf->range, conf->gateway);
   int n;
   if (net_ipam_open(conf->data_dir, conf->name, &ipam, err) < 0 ||
       (n = net_ipam_count(&ipam, err)) < 0 || net_nft_ping(err) < 0) {

@@ -32,6 +32,23 @@
 #include "net/netconf.h"
 
 
+struct nl_sock;
+
+/* A device the network's bridge gets as a port while the bridge exists
+ * (the overlay's VXLAN device, plugin_overlay.h): made right after the
+ * bridge on attach, looked at by CHECK, removed just before the bridge,
+ * always under the network's lease lock. Owned by the conf (free). */
+struct net_bridge_uplink {
+  int (*ensure)(struct net_bridge_uplink *u, struct nl_sock *host,
+                int bridge_ifindex, ctr_err *err);
+  /* NET_CNI_E_CHECK naming what differs */
+  int (*check)(struct net_bridge_uplink *u, struct nl_sock *host,
+               int bridge_ifindex, ctr_err *err);
+  int (*remove)(struct net_bridge_uplink *u, struct nl_sock *host,
+                ctr_err *err);
+  void (*free)(struct net_bridge_uplink *u);
+};
+
 /* A network's plugin entry, validated (net_bridge_conf_parse). */
 struct net_bridge_conf {
   char name[NET_NAME_MAX + 1];
@@ -41,6 +58,11 @@ struct net_bridge_conf {
   bool internal;  /* no masquerade, no forwarding off the bridge */
   unsigned mtu;   /* 1500 when not given */
   char *data_dir; /* malloc'd; $CTR_ROOT/networks when not given */
+  /* where container addresses come from: the subnet itself, or for an
+   * overlay this host's slice of it (the subnet stays the on-link
+   * prefix and what is not masqueraded) */
+  struct net_cidr range;
+  struct net_bridge_uplink *uplink; /* NULL for a plain bridge */
 };
 
 /* One published port: host_port on the host's addresses (host_ip 0: all
@@ -59,6 +81,10 @@ struct net_attach_req {
   const struct net_port_mapping *ports;
   size_t nports;
   uint32_t ip; /* a requested address, 0 for the next free one */
+  const char *mac; /* the container interface's MAC ("02:42:ac:11:00:02"),
+                      NULL for the kernel's random one */
+  uint16_t *bound_ports; /* NULL, or nports entries: the host port each
+                            mapping got (picked when its host_port is 0) */
 };
 
 /* What attach made (the CNI result is built from it). */
@@ -77,10 +103,23 @@ struct net_attachment {
 };
 
 /* Docker's -p form, "[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp]"
- * (no ranges, no random host port): for ctr-run and ctr-up. Usage error
- * (exit 2) naming the spec otherwise. */
+ * (no ranges): for ctr-run and ctr-up. HOSTPORT 0 or empty, or just
+ * "CONTAINERPORT[/PROTO]", leave host_port 0: attach picks a free one
+ * (NET_PORT_EPHEMERAL_*). Usage error (exit 2) naming the spec otherwise. */
 int net_port_parse(const char *spec, struct net_port_mapping *out,
                    ctr_err *err);
+/* Where random host ports come from (Linux's ip_local_port_range). */
+#define NET_PORT_EPHEMERAL_MIN 32768
+#define NET_PORT_EPHEMERAL_MAX 60999
+/* A host port of proto in the ephemeral range that no socket of this
+ * namespace is bound to (on host_ip, 0: any), and none of avoid[0..n);
+ * 0 when none was found. The reservation itself is the nftables element
+ * attach adds, which fails on a collision (attach then picks again). */
+uint16_t net_port_pick(int proto, uint32_t host_ip, const uint16_t *avoid,
+                       size_t navoid);
+/* A unicast MAC "aa:bb:cc:dd:ee:ff" (case-insensitive, not all zeros,
+ * the multicast bit clear). Usage error naming it otherwise. */
+int net_mac_parse(const char *s, unsigned char out[6], ctr_err *err);
 /* runtimeConfig.portMappings for ports (what a runtime that execs the
  * plugin passes on stdin); NULL when out of memory. */
 json_t *net_ports_json(const struct net_port_mapping *ports, size_t n);

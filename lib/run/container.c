@@ -151,6 +151,27 @@ int run_container_save(struct run_container *c, bool durable, ctr_err *err) {
   return ctr_json_save(fd, "state.json", c->state, true, durable && !c->ephemeral, err);
 }
 
+int run_container_save_fresh(struct run_container *c, bool durable, ctr_err *err) {
+  static const char *const theirs[] = {"networks", "ports"};
+  cleanup_free char *path = NULL;
+  cleanup_json json_t *now = NULL;
+  ctr_err e = NULL;
+  if (asprintf(&path, "%s/state.json", c->dir) < 0)
+    return ctr_fail(err, ENOMEM, "container");
+  if (ctr_json_load_object(AT_FDCWD, path, 1 << 20, &now, &e) < 0) {
+    ctr_err_free(&e); /* gone or unreadable: ours is all there is */
+  } else {
+    for (size_t i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++) {
+      json_t *v = json_object_get(now, theirs[i]);
+      if (v != NULL)
+        json_object_set(c->state, theirs[i], v);
+      else
+        json_object_del(c->state, theirs[i]);
+    }
+  }
+  return run_container_save(c, durable, err);
+}
+
 static int load(const struct ctr_paths *p, const char *id, struct run_container *c,
                 ctr_err *err) {
   cleanup_free char *path = NULL;

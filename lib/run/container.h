@@ -27,6 +27,11 @@ int run_container_find(const struct ctr_paths *p, const char *ref,
                        struct run_container *c, ctr_err *err);
 /* Write state.json atomically (durable: fsynced, unless ephemeral). */
 int run_container_save(struct run_container *c, bool durable, ctr_err *err);
+/* The same for a process that loaded the state long ago (the monitor, the
+ * end of a run): `ctr-net connect`/`disconnect` may have changed the
+ * container's "networks" and "ports" since, so those are taken from the
+ * file as it is now rather than written back stale. */
+int run_container_save_fresh(struct run_container *c, bool durable, ctr_err *err);
 /* Remove the directory (the rootfs must be unmounted). */
 int run_container_delete(struct run_container *c, ctr_err *err);
 void run_container_free(struct run_container *c);

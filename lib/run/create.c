@@ -21,6 +21,7 @@ extern char **environ;
 #include "image/store.h"
 #include "image/unpack.h"
 #include "inroot.h"
+#include "network.h"
 #include "rootfs.h"
 #include "seccomp.h"
 #include "user.h"
@@ -31,43 +32,16 @@ static int write_text(int dfd, const char *name, const char *text, ctr_err *err)
   return ctr_atomic_write(dfd, name, text, strlen(text), 0644, false, err);
 }
 
-/* The host's resolvers, less loopback ones that mean nothing in another
- * network namespace. */
-static int write_resolv(int dfd, bool host_net, ctr_err *err) {
-  cleanup_free char *host = NULL;
-  cleanup_free char *out = NULL;
-  size_t len = 0, used = 0;
-  ctr_err e = NULL;
-  if (ctr_read_file(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host, &len, &e) < 0) {
-    ctr_err_free(&e);
-    return write_text(dfd, "resolv.conf", "", err);
-  }
-  out = calloc(1, len + 1);
-  if (out == NULL)
-    return ctr_fail(err, ENOMEM, "resolv.conf");
-  for (char *save = NULL, *l = strtok_r(host, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-    if (!host_net && strncmp(l, "nameserver", 10) == 0 &&
-        (strstr(l, " 127.") || strstr(l, "\t127.") || strstr(l, " ::1")))
-      continue;
-    used += (size_t)sprintf(out + used, "%s\n", l);
-  }
-  return write_text(dfd, "resolv.conf", out, err);
-}
-
-static int write_etc_files(int dfd, const json_t *config, bool host_net, ctr_err *err) {
+/* hostname, hosts and resolv.conf: the last two as network.h makes them,
+ * rewritten at each start once the container's addresses are known. */
+static int write_etc_files(int dfd, const json_t *config, const json_t *state, bool host_net,
+                           ctr_err *err) {
   const char *hostname = ctr_json_str(config, "hostname");
   char buf[512];
   snprintf(buf, sizeof(buf), "%s\n", hostname ? hostname : "");
   if (write_text(dfd, "hostname", buf, err) < 0)
     return -1;
-  snprintf(buf, sizeof(buf),
-           "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-           "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-           "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
-           hostname ? hostname : "localhost");
-  if (write_text(dfd, "hosts", buf, err) < 0)
-    return -1;
-  return write_resolv(dfd, host_net, err);
+  return run_net_write_etc(dfd, state, hostname, NULL, host_net, err);
 }
 
 char *run_beside_self(const char *name) {
@@ -350,7 +324,9 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
     if (seccomp != NULL)
       json_object_set_new(json_object_get(config, "linux"), "seccomp", seccomp);
   }
-  if (write_etc_files(dfd, config, o->network && strcmp(o->network, "host") == 0, err) < 0 ||
+  if (run_net_request(o, icfg, c->state, err) < 0 ||
+      write_etc_files(dfd, config, c->state, o->network && strcmp(o->network, "host") == 0,
+                      err) < 0 ||
       prepare_userns(rootfd, config, err) < 0 ||
       run_volumes_prepare(p, config, rootfd, vols_made, err) < 0 ||
       ctr_json_save(dfd, "config.json", config, true, !o->rm, err) < 0)

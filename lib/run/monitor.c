@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "create.h"
 #include "logwrite.h"
+#include "network.h"
 #include "process.h"
 #include "state.h"
 #include "supervise.h"
@@ -157,6 +158,7 @@ void run_monitor_leave_session(void) {
  * it did not start, with its wait status (the exit class << 8). */
 static int spawn(struct monitor *m) {
   struct run_start s = {.bundle = m->c->dir, .config = m->config};
+  struct run_net_start ns;
   int po[2] = {-1, -1}, pe[2] = {-1, -1}, exit_class = RUN_EXIT_FAILED, logfd = -1;
   cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   cleanup_free char *monitor = run_beside_self("ctr-monitor");
@@ -184,6 +186,7 @@ static int spawn(struct monitor *m) {
   s.stdio[0] = devnull;
   s.stdio[1] = po[1];
   s.stdio[2] = tty ? po[1] : pe[1];
+  run_net_start_init(&ns, m->p, m->c, m->config, &s);
   if (run_process_start(&s, &exit_class, &err) < 0)
     goto fail;
   if (run_state_running(m->p, m->c, s.pid, getpid(), "running", &err) < 0)
@@ -218,6 +221,7 @@ fail:
   {
     ctr_err e = NULL;
     struct run_cgroup *cg = NULL;
+    run_net_release(m->p, m->c);
     if (run_container_cgroup(m->c, m->config, &cg, &e) == 0 && cg != NULL)
       run_cgroup_destroy(cg, &e); /* frees cg */
     ctr_err_free(&e);
@@ -275,7 +279,7 @@ static void after_exit(struct monitor *m, int status, long ran_s) {
       ctr_now_rfc3339(when, sizeof(when));
       json_object_set_new(m->c->state, "finished", json_string(when));
     }
-    if (run_container_save(m->c, false, &err) < 0)
+    if (run_container_save_fresh(m->c, false, &err) < 0)
       ctr_err_free(&err);
     if (run_state_running(m->p, m->c, getpid(), getpid(), "restarting", &err) < 0)
       ctr_err_free(&err);

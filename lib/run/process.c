@@ -271,6 +271,8 @@ int run_process_start(struct run_start *s, int *exit_class, ctr_err *err) {
    * next, is rooted there. */
   if (s->cgroup != NULL && run_cgroup_add(s->cgroup, pid, err) < 0)
     goto fail_child;
+  if (s->before_start != NULL && s->before_start(s->before_start_arg, pid, err) < 0)
+    goto fail_child;
   if (write(sock[0], "g", 1) != 1) {
     ctr_fail(err, errno, "start the container");
     goto fail_child;

@@ -17,6 +17,11 @@ struct run_start {
   const json_t *config; /* its config.json */
   int stdio[3];         /* the container's 0, 1, 2 (ignored with a tty) */
   const char *seccomp_cache; /* a directory for compiled filters, or NULL */
+  /* When set: called once the container's namespaces exist and it is in
+   * its cgroup, before it runs anything (its network is set up there); a
+   * failure ends the start, with before_start's error. */
+  int (*before_start)(void *arg, pid_t pid, ctr_err *err);
+  void *before_start_arg;
   /* out */
   pid_t pid;               /* the container's init, in our pid namespace */
   int pty_master;          /* with process.terminal: the master side, else -1 */

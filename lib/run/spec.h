@@ -28,7 +28,14 @@ struct run_opts {
   json_t *labels;     /* object */
   json_t *ulimits;    /* [{type, soft, hard}] */
   const char *seccomp; /* NULL: default profile; "unconfined"; a file */
-  const char *network; /* "none", "host" */
+  const char *network; /* "none", "host"; NULL: on o->networks (network.h) */
+  json_t *networks;    /* --network names, in order */
+  const char *ip, *mac; /* --ip, --mac-address: for the first network */
+  json_t *aliases;     /* --network-alias */
+  json_t *dns;         /* --dns */
+  json_t *add_hosts;   /* --add-host HOST:IP */
+  json_t *publish;     /* -p SPEC */
+  bool publish_all;    /* -P */
   const char *userns;  /* NULL or "host": none; "auto": a private range */
   const char *cgroup_parent; /* the container's cgroup is <parent>/<id> */
   const char *stop_signal;

@@ -125,7 +125,7 @@ int run_state_exited(const struct ctr_paths *p, struct run_container *c,
   json_object_set_new(c->state, "finished", json_string(when));
   json_object_set_new(c->state, "pid", json_integer(0));
   json_object_del(c->state, "monitor_pid");
-  if (run_container_save(c, true, err) < 0)
+  if (run_container_save_fresh(c, true, err) < 0)
     return -1;
   if (path != NULL)
     unlink(path);

@@ -24,6 +24,7 @@
 #include "core/lock.h"
 #include "core/log.h"
 #include "create.h"
+#include "network.h"
 #include "process.h"
 #include "state.h"
 #include "supervise.h"
@@ -441,6 +442,7 @@ static int take_over(const struct ctr_paths *p, struct run_container *c, int cod
   ctr_debug("container %.12s: monitor %d is gone; cleaning up after it", c->id, lv.monitor);
   if (reload_state(c, &e) < 0)
     keep_first(&first, &e);
+  run_net_release(p, c);
   if (cgroup_remove(c, &oom, &e) < 0)
     keep_first(&first, &e);
   if (run_rootfs_unmount(c, &e) < 0)
@@ -630,6 +632,7 @@ static int remove_leftovers(const struct ctr_paths *p, struct run_container *c, 
   if (reload_state(c, &e) < 0)
     ctr_err_free(&e); /* half-made or half-removed: remove what is there */
   vols = json_incref(json_object_get(c->state, "anonymous_volumes"));
+  run_net_release(p, c);
   if (cgroup_remove(c, &oom, err) < 0 || run_rootfs_unmount(c, err) < 0)
     return ctr_wrap(err, "remove container %s", name_of(c));
   if (runfile != NULL)

@@ -24,6 +24,7 @@
 #include "logwrite.h"
 #include "attach.h"
 #include "monitor.h"
+#include "network.h"
 #include "process.h"
 #include "relay.h"
 #include "state.h"
@@ -161,6 +162,8 @@ int run_supervise_finish(const struct ctr_paths *p, struct run_container *c,
                          bool record, bool *oom_out, ctr_err *err) {
   bool oom = false;
   ctr_err e = NULL;
+  /* the network first: its names and addresses go with the process */
+  run_net_release(p, c);
   if (cg != NULL) {
     if (run_cgroup_oom_killed(cg, &oom, &e) < 0)
       ctr_err_free(&e);
@@ -222,6 +225,7 @@ static int detach(struct run_supervise *sv, struct run_container *c, struct run_
 int run_supervise_foreground(struct run_container *c, const json_t *config,
                              struct run_supervise *sv, ctr_err *err) {
   struct run_start s = {.bundle = c->dir, .config = config, .stdio = {-1, -1, -1}};
+  struct run_net_start ns;
   struct termios saved;
   bool raw = false;
   sigset_t set, old;
@@ -263,9 +267,11 @@ int run_supervise_foreground(struct run_container *c, const json_t *config,
         sig != SIGFPE && sig != SIGILL && sig != SIGTTIN && sig != SIGTTOU && sig != SIGPIPE)
       sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, &old);
+  run_net_start_init(&ns, sv->paths, c, config, &s);
   if (run_rootfs_mount(c, err) < 0 || run_process_start(&s, &exit_class, err) < 0) {
     ctr_err e = NULL;
     sv->exit_code = exit_class;
+    run_net_release(sv->paths, c);
     sigprocmask(SIG_SETMASK, &old, NULL);
     close_all(po, pe, io.logfd);
     run_rootfs_unmount(c, &e);

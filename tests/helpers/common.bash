@@ -9,6 +9,10 @@ load '/usr/lib/bats/bats-assert/load'
 
 TESTS_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
 export TESTS_DIR
+# Containers join no network unless a test asks (ctr-run's default is the
+# bridge network, which lives in the caller's network namespace: the
+# machine's own, here). tests/run-net.bats clears it inside its "hosts".
+export CTR_DEFAULT_NETWORK=none
 if ! command -v ctr-image >/dev/null 2>&1; then
   PATH="$TESTS_DIR/../build/bin:$PATH"
 fi

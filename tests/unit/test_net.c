@@ -258,7 +258,7 @@ static void test_conf(void) {
       {"name", "\"-web\"", 7, "name"},
       {"name", "\"a/b\"", 7, "name"},
       {"type", "\"bridge\"", 7, "type"},
-      {"driver", "\"overlay\"", 2, "not yet supported"},
+      {"driver", "\"overlay\"", 7, "vxlan: missing"},
       {"driver", "\"vlan\"", 2, "driver \"vlan\""},
       {"driver", "3", 7, "driver"},
       {"bridge", NULL, 7, "bridge: missing"},
@@ -511,8 +511,13 @@ static void test_port_specs(void) {
       {"127.0.0.1:8443:443/tcp", 8443, 443, IPPROTO_TCP, "127.0.0.1"},
       {"0.0.0.0:1:65535/sctp", 1, 65535, IPPROTO_SCTP, NULL},
       {":9000:90", 9000, 90, IPPROTO_TCP, NULL},
+      /* no host port, or 0: one is picked when the port is published */
+      {"80", 0, 80, IPPROTO_TCP, NULL},
+      {":80", 0, 80, IPPROTO_TCP, NULL},
+      {"0:80/udp", 0, 80, IPPROTO_UDP, NULL},
+      {"127.0.0.1::80", 0, 80, IPPROTO_TCP, "127.0.0.1"},
   };
-  static const char *bad[] = {"80", "8080:", ":80", "0:80", "8080:65536", "a:80",
+  static const char *bad[] = {"8080:", "8080:65536", "a:80", "0", "80:0",
                               "8080:80/icmp", "1.2.3:8080:80", "[::1]:8080:80",
                               "8080-8081:80", "1.2.3.4:5:6:7", ""};
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
