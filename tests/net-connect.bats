@@ -466,3 +466,35 @@ extnet() {
   [ ! -e "$CTR_RUNDIR/networks/cache/ext/$E2-eth0.json" ]
   [ -z "$(ls "$CTR_ROOT/networks/ext" | grep '^10\.')" ]
 }
+
+@test "a macvlan network from --opt: two containers on the host's link reach each other; disconnect removes it" {
+  requires /usr/lib/cni/macvlan /usr/lib/cni/host-local
+  # a veth as the master: it needs no kernel module beyond veth
+  ip -n "$H" link add mv0 type veth peer name mv1
+  ip -n "$H" link set mv0 up
+  ip -n "$H" link set mv1 up   # carrier: macvlans of a parent without one stay down
+  run inh ctr-net create -d macvlan -o master=mv0 -o mode=bridge --subnet 10.71.0.0/24 mvnet
+  assert_success
+  mkctr m1
+  ID1=$ID
+  mkctr m2
+  run inh ctr-net connect --netns "/run/netns/$P-m1" --ip 10.71.0.11 mvnet m1
+  assert_success
+  run inh ctr-net connect --netns "/run/netns/$P-m2" --ip 10.71.0.12 mvnet m2
+  assert_success
+  # the container's eth0 is a macvlan of the host's mv0
+  run ip -n "$P-m1" -d -o link show eth0
+  assert_output --partial "macvlan mode bridge"
+  run ip -n "$P-m1" -o -4 addr show eth0
+  assert_output --partial "inet 10.71.0.11/24"
+  serve m2 80 hello-mv
+  run fetch ip netns exec "$P-m1" busybox nc -w 2 10.71.0.12 80
+  assert_output "hello-mv"
+  run inh ctr-net disconnect mvnet m1
+  assert_success
+  run ip -n "$P-m1" link show eth0
+  assert_failure
+  [ ! -e "$CTR_ROOT/networks/mvnet/10.71.0.11" ]
+  [ -e "$CTR_ROOT/networks/mvnet/10.71.0.12" ]
+  [ ! -e "$CTR_RUNDIR/networks/cache/mvnet/$ID1-eth0.json" ]
+}
