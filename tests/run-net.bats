@@ -172,7 +172,7 @@ $(diff <(echo "$BEFORE") <(echo "$now"))"
   assert_output internet-says-hi
 }
 
-@test "an --internal network reaches nothing outside; two networks cannot reach each other" {
+@test "an --internal network reaches nothing outside; two networks cannot reach each other but for published ports" {
   serve_out out 8000 internet-says-hi
   h ctr-net create --internal iso >/dev/null
   # --init: a command that is pid 1 ignores timeout's SIGTERM
@@ -186,6 +186,15 @@ $(diff <(echo "$BEFORE") <(echo "$now"))"
   assert_success
   assert_output on-n1
   run h ctr-run --rm --init --network n2 busybox timeout 2 wget -qO- "http://$ip/"
+  assert_failure
+  # but a port w2 publishes is open to anyone, n2's containers too, at
+  # the host's address (as from another machine)
+  web w2 published-on-n1 --network n1 -p 8089:80
+  run h ctr-run --rm --init --network n2 busybox timeout 3 wget -qO- "http://192.168.77.1:8089/"
+  assert_success
+  assert_output published-on-n1
+  # and no further: n2 still cannot reach w2's address itself
+  run h ctr-run --rm --init --network n2 busybox timeout 2 wget -qO- "http://$(addr_of w2)/"
   assert_failure
 }
 

@@ -219,8 +219,12 @@ static int write_last_reserved(int dirfd, const char *ip, ctr_err *err) {
                                 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
                                     O_CLOEXEC,
                                 0644);
-  if (fd < 0 || write(fd, ip, len) != (ssize_t)len)
-    return ctr_fail(err, errno ? errno : EIO, "write %s", LAST_RESERVED);
+  ssize_t n;
+  if (fd < 0)
+    return ctr_fail(err, errno, "write %s", LAST_RESERVED);
+  n = write(fd, ip, len);
+  if (n != (ssize_t)len)
+    return ctr_fail(err, n < 0 ? errno : EIO, "write %s", LAST_RESERVED);
   return 0;
 }
 

@@ -219,8 +219,9 @@ static int unlist_seen(struct nl_msg *msg, void *arg) {
 }
 
 /* The grandchild: sends RTM_DELLINK for ifindex, tells the result on fd 3,
- * then exits; all other descriptors are closed first, so it holds no lock,
- * pipe or terminal of its caller's while it waits out the barrier. */
+ * then exits. All other descriptors are closed and it leaves the working
+ * directory first, so it holds no lock, pipe, terminal or mount of its
+ * caller's while it waits out the barrier. */
 static void __attribute__((noreturn)) delete_in_background(int ifindex,
                                                            int report) {
   struct nl_sock *sk = nl_socket_alloc();
@@ -232,6 +233,8 @@ static void __attribute__((noreturn)) delete_in_background(int ifindex,
   if (dup2(report, 3) < 0)
     _exit(1);
   close_range(4, ~0U, 0);
+  if (chdir("/") < 0)
+    _exit(1);
   if (sk != NULL && l != NULL && (rc = nl_connect(sk, NETLINK_ROUTE)) >= 0) {
     rtnl_link_set_ifindex(l, ifindex);
     rc = rtnl_link_delete(sk, l);
@@ -599,7 +602,11 @@ int net_bridge_ensure(struct nl_sock *sk, const char *name, uint32_t gw,
                       bool *created, ctr_err *err) {
   uint32_t ips[16];
   unsigned prefixes[16];
-  int rc = net_link_get(sk, name, out, err), n;
+  /* the caller's fresh look-up of name, when it made one */
+  int rc = out->ifindex > 0 && strcmp(out->name, name) == 0
+               ? 1
+               : net_link_get(sk, name, out, err),
+      n;
   *created = false;
   if (rc < 0)
     return -1;
@@ -698,58 +705,6 @@ int net_veth_create(struct nl_sock *sk, const char *host_name,
     return ctr_fail(err, 0, "create veth %s (peer %s): %s", host_name,
                     peer_name, nl_geterror(rc));
   return 0;
-}
-
-struct veth_job {
-  struct nl_sock *sk;
-  const char *host_name, *peer_name;
-  unsigned mtu;
-  int master, netns_fd;
-  int rc;
-  ctr_err err;
-  pthread_t thread;
-  bool threaded;
-};
-
-static void *veth_job_run(void *arg) {
-  struct veth_job *j = arg;
-  j->rc = net_veth_create(j->sk, j->host_name, j->peer_name, j->mtu, j->master,
-                          j->netns_fd, &j->err);
-  return NULL;
-}
-
-int net_veth_create_start(struct nl_sock *sk, const char *host_name,
-                          const char *peer_name, unsigned mtu, int master,
-                          int netns_fd, struct net_veth_job **out,
-                          ctr_err *err) {
-  struct veth_job *j = calloc(1, sizeof(*j));
-  *out = NULL;
-  if (j == NULL)
-    return ctr_fail(err, ENOMEM, "create veth %s", host_name);
-  *j = (struct veth_job){.sk = sk, .host_name = host_name,
-                         .peer_name = peer_name, .mtu = mtu,
-                         .master = master, .netns_fd = netns_fd};
-  j->threaded = pthread_create(&j->thread, NULL, veth_job_run, j) == 0;
-  if (!j->threaded) /* no thread to spare: done here, in order */
-    veth_job_run(j);
-  *out = (struct net_veth_job *)j;
-  return 0;
-}
-
-int net_veth_create_finish(struct net_veth_job *job, ctr_err *err) {
-  struct veth_job *j = (struct veth_job *)job;
-  int rc;
-  if (j == NULL)
-    return 0;
-  if (j->threaded)
-    pthread_join(j->thread, NULL);
-  rc = j->rc;
-  if (rc < 0) {
-    ctr_err_free(err);
-    *err = j->err;
-  }
-  free(j);
-  return rc < 0 ? -1 : 0;
 }
 
 /* ---- routes ---------------------------------------------------------------- */

@@ -54,7 +54,8 @@ int net_link_delete(struct nl_sock *sk, const char *name, ctr_err *err);
  * it) rather than after it has also freed it: a veth's deletion then waits
  * out an RCU barrier, tens of ms on a busy host. A short-lived grandchild
  * process sends the request and waits that out; it holds none of the
- * caller's descriptors. Falls back to net_link_delete when it cannot. */
+ * caller's descriptors. Falls back to net_link_delete when it cannot. It
+ * forks: no other thread of the caller may be inside libnl meanwhile. */
 int net_link_delete_unlisted(struct nl_sock *sk, const char *name,
                              ctr_err *err);
 /* The same in two halves, so the caller can work while the kernel
@@ -82,7 +83,8 @@ int net_link_set_hairpin(struct nl_sock *sk, int ifindex, ctr_err *err);
  * gateway's MAC never changes as ports come and go) when missing; a
  * concurrent creator is fine. *created tells whether this call made it.
  * NET_CNI_E_CONFLICT when `name` is not a bridge or carries an IPv4
- * address of another subnet. */
+ * address of another subnet. An *out already holding a look-up of name
+ * (ifindex set) is taken as it is; zero it otherwise. */
 int net_bridge_ensure(struct nl_sock *sk, const char *name, uint32_t gw,
                       unsigned prefix, unsigned mtu, struct net_link_info *out,
                       bool *created, ctr_err *err);
@@ -97,17 +99,6 @@ int net_check_overlap(struct nl_sock *sk, const struct net_cidr *c,
 int net_veth_create(struct nl_sock *sk, const char *host_name,
                     const char *peer_name, unsigned mtu, int master,
                     int netns_fd, ctr_err *err);
-/* net_veth_create on a thread of its own, so the caller can write a lease
- * (and wait for its fsyncs) while the kernel makes the pair: the two take
- * about as long. The caller must not use sk, nor free the names, until
- * net_veth_create_finish, which joins, frees the job and returns what
- * net_veth_create did (EEXIST included). */
-struct net_veth_job;
-int net_veth_create_start(struct nl_sock *sk, const char *host_name,
-                          const char *peer_name, unsigned mtu, int master,
-                          int netns_fd, struct net_veth_job **job,
-                          ctr_err *err);
-int net_veth_create_finish(struct net_veth_job *job, ctr_err *err);
 
 int net_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip,
                  unsigned prefix, ctr_err *err);

@@ -183,9 +183,12 @@ static void network_rules(FILE *f, const struct net_bridge_conf *c) {
   }
   fprintf(f,
           /* isolation: no forwarding from this bridge to another ctr bridge
-           * (the other's rule covers the way back) */
+           * (the other's rule covers the way back), but for connections to
+           * a published port (DNATed): those are open to anyone, as from
+           * another host, so a container on another network reaches them
+           * at the host's address too */
           "add rule " TABLE " forward iifname \"%s\" oifname != \"%s\" "
-          "oifname @bridges drop comment \"%s\"\n"
+          "oifname @bridges ct status & dnat == 0 drop comment \"%s\"\n"
           /* route_localnet is on for the bridge (published ports on
            * 127.0.0.1): never let a container open a connection to the
            * host's loopback (replies to the host's own are established) */

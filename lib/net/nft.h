@@ -10,6 +10,7 @@
  *     chain prerouting  (nat, dstnat)       published ports
  *     chain output      (nat, -100)         published ports, from the host
  *     chain postrouting (nat, srcnat)       masquerade, hairpin, localhost
+ *     chain rawprerouting, rawoutput (raw)  an overlay's tunnel: notrack
  *   }
  *
  * A network's rules carry the comment "ctr-net n=NAME", an attachment's

@@ -518,7 +518,7 @@ struct attach_state {
   bool leased, veth;
   uint32_t ip;
   char host_if[NET_IFNAMSIZ];
-  struct net_ipam_sync *sync; /* the lease's fsync, while it runs */
+  struct net_ipam_job *lease; /* the lease, while it is being written */
 };
 
 static int attach_locked(const struct net_bridge_conf *conf,
@@ -528,9 +528,7 @@ static int attach_locked(const struct net_bridge_conf *conf,
                          ctr_err *err) {
   char tag[17], alias[48] = "";
   bool created;
-  int rc, vrc;
-  struct net_veth_job *veth;
-  ctr_err verr = NULL;
+  int rc;
   /* attached already: its host side, named from (network, id, ifname),
    * exists (a look-up, where scanning the leases would read them all) */
   net_bridge_host_ifname(conf->name, req->id, req->ifname, st->host_if);
@@ -547,6 +545,13 @@ static int attach_locked(const struct net_bridge_conf *conf,
                   : net_fail(err, NET_CNI_E_EXISTS,
                              "CNI_IFNAME %s already exists in %s",
                              req->ifname, req->netns);
+  /* the address now; its lease is written and fsynced on a thread while
+   * the links are made, and durable before the rules go in */
+  if (net_ipam_reserve_start(ipam, &conf->range, conf->gateway, req->id,
+                             req->ifname, req->ip, &st->ip, &st->lease,
+                             err) < 0)
+    return -1;
+  st->leased = true;
   /* the bridge: a new one must not overlap what the host has. The
    * network's rules go in first and out last (teardown_locked), so a
    * bridge never exists without them, even after a crash; an existing
@@ -562,23 +567,8 @@ static int attach_locked(const struct net_bridge_conf *conf,
   if (conf->uplink != NULL &&
       conf->uplink->ensure(conf->uplink, host, out->bridge.ifindex, err) < 0)
     return -1;
-  /* the kernel makes the pair while the lease is written and fsynced */
-  if (net_veth_create_start(host, st->host_if, req->ifname, conf->mtu,
-                            out->bridge.ifindex, nsfd, &veth, err) < 0)
-    return -1;
-  rc = net_ipam_reserve_deferred(ipam, &conf->range, conf->gateway, req->id,
-                                 req->ifname, req->ip, &st->ip, &st->sync,
-                                 err);
-  st->leased = rc == 0;
-  vrc = net_veth_create_finish(veth, &verr);
-  st->veth = vrc == 0;
-  if (rc < 0) {
-    ctr_err_free(&verr);
-    return -1;
-  }
-  if (vrc < 0) {
-    ctr_err_free(err);
-    *err = verr;
+  if (net_veth_create(host, st->host_if, req->ifname, conf->mtu,
+                      out->bridge.ifindex, nsfd, err) < 0) {
     if ((*err)->errnum == EEXIST)
       return net_fail(err, NET_CNI_E_EXISTS,
                       "host interface %s already exists (left by an earlier "
@@ -611,10 +601,10 @@ static int attach_locked(const struct net_bridge_conf *conf,
   if (rc < 0)
     return ctr_wrap(err, "set up %s", req->ifname);
   out->default_route = rc == 0;
-  /* the lease's directory entry was being fsynced meanwhile; it is durable
-   * before anything else (the rules) is made */
-  if (net_ipam_settle(&st->sync, err) < 0)
+  if (net_ipam_reserve_finish(&st->lease, err) < 0) {
+    st->leased = false; /* nothing of it is left, or it is not ours */
     return -1;
+  }
   net_bridge_attachment_tag(conf->name, req->id, req->ifname, tag);
   if (publish_ports(conf, req, tag, st->ip, err) < 0)
     return -1;
@@ -652,7 +642,8 @@ int net_bridge_attach(const struct net_bridge_conf *conf,
   if (attach_locked(conf, req, &ipam, host, ctn, nsfd, &st, out, err) == 0)
     return 0;
   /* undo, in reverse; the rules went in one transaction, all or nothing */
-  net_ipam_settle(&st.sync, &undo);
+  if (net_ipam_reserve_finish(&st.lease, &undo) < 0)
+    st.leased = false;
   if (st.veth)
     net_link_delete(host, st.host_if, &undo);
   if (st.leased)
