@@ -8,6 +8,7 @@
 # never touched.
 
 load helpers/common
+load helpers/netns
 
 # Under valgrind (make valgrind: CTR_TEST_WRAPPER), libnftables 1.0.6
 # sends netlink messages whose padding libnftnl never wrote (its batch
@@ -50,9 +51,7 @@ teardown() {
   for pid in "${SERVERS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove_all "$P-"
 }
 
 # A namespace of this test: mkns NAME... makes $P-NAME.
@@ -125,17 +124,6 @@ leftovers() {
   done
 }
 
-# An "outside" namespace behind the host: host 192.168.77.1/24 on up0,
-# outside 192.168.77.2/24; the outside has no route to any container.
-mkoutside() {
-  mkns out
-  ip -n "$H" link add up0 type veth peer name up0 netns "$P-out"
-  ip -n "$H" addr add 192.168.77.1/24 dev up0
-  ip -n "$H" link set up0 up
-  ip -n "$P-out" addr add 192.168.77.2/24 dev up0
-  ip -n "$P-out" link set up0 up
-  ip -n "$P-out" link set lo up
-}
 
 # One TCP server in namespace $P-$1 on port $2 that answers $3 to every
 # connection, stopped by teardown.
@@ -226,7 +214,7 @@ pings() { ip netns exec "$P-$1" busybox ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
 
 @test "masquerade: a container reaches an outside namespace that has no route back to it" {
   mkns c1
-  mkoutside
+  netns_outside
   conf=$(netconf web ctr0 10.88.0.0/16 10.88.0.1)
   run cni ADD c1 <"$conf"
   assert_success
@@ -241,7 +229,7 @@ pings() { ip netns exec "$P-$1" busybox ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
 
 @test "a published port answers on the host's address, on its 127.0.0.1, from other containers and from itself" {
   mkns c1 c2
-  mkoutside
+  netns_outside
   conf=$(netconf web ctr0 10.88.0.0/16 10.88.0.1 \
     '{"runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp","hostIP":""}]}}')
   plain=$(netconf web2 ctr0 10.88.0.0/16 10.88.0.1 '{"name":"web"}')
@@ -284,7 +272,7 @@ pings() { ip netns exec "$P-$1" busybox ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
 
 @test "two networks cannot reach each other; each reaches its gateway and the outside" {
   mkns a1 b1
-  mkoutside
+  netns_outside
   a=$(netconf neta ctra 10.91.0.0/24 10.91.0.1)
   b=$(netconf netb ctrb 10.92.0.0/24 10.92.0.1)
   run cni ADD a1 <"$a"
@@ -302,7 +290,7 @@ pings() { ip netns exec "$P-$1" busybox ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
 
 @test "an internal network: containers reach each other, not the outside; no masquerade" {
   mkns c1 c2
-  mkoutside
+  netns_outside
   conf=$(netconf intra ctri 10.96.0.0/24 10.96.0.1 '{"internal":true}')
   run cni ADD c1 <"$conf"
   assert_success

@@ -7,6 +7,7 @@
 # unmounts are ours). Teardown removes every namespace, mount and process.
 
 load helpers/common
+load helpers/netns
 
 setup() {
   requires ip nft jq busybox nsenter
@@ -28,10 +29,7 @@ teardown() {
   for m in $(awk -v d="$CTR_RUNDIR/netns/" 'index($2, d) == 1 {print $2}' /proc/self/mounts); do
     umount -l "$m" 2>/dev/null || true
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove_all "$P-"
 }
 
 # ctr-net (or any command) in the host namespace.
@@ -100,15 +98,6 @@ fetch() {
   return 1
 }
 
-mkoutside() {
-  ip netns add "$P-out"
-  ip -n "$H" link add up0 type veth peer name up0 netns "$P-out"
-  ip -n "$H" addr add 192.168.77.1/24 dev up0
-  ip -n "$H" link set up0 up
-  ip -n "$P-out" addr add 192.168.77.2/24 dev up0
-  ip -n "$P-out" link set up0 up
-  ip -n "$P-out" link set lo up
-}
 
 @test "connect --netns: address, route, MAC in the container, its record and name" {
   mkctr web
@@ -175,7 +164,7 @@ mkoutside() {
 
 @test "published ports carry bytes from another namespace and from the host's loopback" {
   mkctr web
-  mkoutside
+  netns_outside
   run inh ctr-net connect --netns "/run/netns/$P-web" -p 8080:80 -p 0:81 -p 82/tcp --format json bridge web
   assert_success
   rec=$output
@@ -396,7 +385,7 @@ extnet() {
 
 @test "an external plugin network: Debian's bridge, host-local, portmap; cached; DEL on disconnect" {
   mkctr e1
-  mkoutside
+  netns_outside
   extnet ext 10.70.0.0/24
   before=$(counts)
   run inh ctr-net connect --netns "/run/netns/$P-e1" --ip 10.70.0.7 -p 8081:80 --format json ext e1

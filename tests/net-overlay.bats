@@ -9,6 +9,7 @@
 # link, rule and server); the machine's own namespace is never touched.
 
 load helpers/common
+load helpers/netns
 
 setup() {
   requires ip nft jq busybox bridge
@@ -30,13 +31,7 @@ teardown() {
   for pid in "${SERVERS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
-    # what the tools started there (name servers, containers), by pid
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do
-      kill -9 "$pid" 2>/dev/null || true
-    done
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove_all "$P-"
   for pin in "$W"/run*/netns/*; do
     [ -e "$pin" ] && umount -l "$pin" 2>/dev/null || true
   done

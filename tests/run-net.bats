@@ -13,6 +13,7 @@
 # the masquerade. teardown removes containers, processes, namespaces.
 
 load helpers/common
+load helpers/netns
 
 setup() {
   requires ip nft jq busybox nsenter
@@ -23,7 +24,7 @@ setup() {
   ip netns add "$H"
   ip -n "$H" link set lo up
   ctr-image import --from-host busybox >/dev/null
-  mkoutside
+  netns_outside
   BEFORE=$(leftovers)
 }
 
@@ -42,13 +43,7 @@ teardown() {
     umount -l "$CTR_ROOT/containers/$id/rootfs" 2>/dev/null || true
     rm -rf "$CTR_ROOT/containers/$id"
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
-    # what ctr-net started there (its name servers), by pid
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do
-      kill -9 "$pid" 2>/dev/null || true
-    done
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove_all "$P-"
   for pin in "$CTR_RUNDIR"/netns/*; do
     [ -e "$pin" ] && umount -l "$pin" 2>/dev/null || true
   done
@@ -58,16 +53,6 @@ teardown() {
 # The tools in the host, on the default network unless told otherwise.
 h() { nsenter --net="/run/netns/$H" env CTR_DEFAULT_NETWORK= "$@"; }
 
-# $P-out behind the host: host 192.168.77.1/24 on up0, out 192.168.77.2.
-mkoutside() {
-  ip netns add "$P-out"
-  ip -n "$H" link add up0 type veth peer name up0 netns "$P-out"
-  ip -n "$H" addr add 192.168.77.1/24 dev up0
-  ip -n "$H" link set up0 up
-  ip -n "$P-out" addr add 192.168.77.2/24 dev up0
-  ip -n "$P-out" link set up0 up
-  ip -n "$P-out" link set lo up
-}
 
 # A web server in namespace $P-$1 on port $2 answering "$3" at /.
 serve_out() {

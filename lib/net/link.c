@@ -32,22 +32,8 @@
 
 #include "core/cleanup.h"
 #include "net/cni.h"
+#include "net/nl_util.h"
 
-static void link_putp(struct rtnl_link **l) {
-  if (*l != NULL)
-    rtnl_link_put(*l);
-}
-static void addr_putp(struct nl_addr **a) {
-  if (*a != NULL)
-    nl_addr_put(*a);
-}
-static void cache_freep(struct nl_cache **c) {
-  if (*c != NULL)
-    nl_cache_free(*c);
-}
-#define cleanup_link __attribute__((cleanup(link_putp)))
-#define cleanup_nladdr __attribute__((cleanup(addr_putp)))
-#define cleanup_cache __attribute__((cleanup(cache_freep)))
 
 /* libnl reports its own codes (NLE_*); its messages say enough. */
 static int nl_fail(ctr_err *err, int nlerr, const char *what, const char *name) {
@@ -433,31 +419,14 @@ int net_link_set_hairpin(struct nl_sock *sk, int ifindex, ctr_err *err) {
 
 /* ---- addresses ------------------------------------------------------------ */
 
-static struct nl_addr *ip4_addr(uint32_t ip, unsigned prefix) {
-  uint32_t be = htonl(ip);
-  struct nl_addr *a = nl_addr_build(AF_INET, &be, sizeof(be));
-  if (a != NULL)
-    nl_addr_set_prefixlen(a, (int)prefix);
-  return a;
-}
-
-static uint32_t nl_ip4(struct nl_addr *a) {
-  uint32_t be;
-  if (a == NULL || nl_addr_get_family(a) != AF_INET ||
-      nl_addr_get_len(a) != sizeof(be))
-    return 0;
-  memcpy(&be, nl_addr_get_binary_addr(a), sizeof(be));
-  return ntohl(be);
-}
-
 int net_addr_add(struct nl_sock *sk, int ifindex, uint32_t ip,
                  unsigned prefix, ctr_err *err) {
   struct rtnl_addr *a = rtnl_addr_alloc();
-  cleanup_nladdr struct nl_addr *local = ip4_addr(ip, prefix);
+  cleanup_nladdr struct nl_addr *local = net_nl_ip4(ip, prefix);
   /* the broadcast address, as `ip addr add … brd +` and the reference
    * plugins set it */
   cleanup_nladdr struct nl_addr *brd =
-      ip4_addr(ip | ~net_cidr_mask(prefix), 32);
+      net_nl_ip4(ip | ~net_cidr_mask(prefix), 32);
   char s[NET_IP4_STRLEN];
   int rc;
   net_ip4_format(ip, s);
@@ -496,7 +465,7 @@ int net_addr_list(struct nl_sock *sk, int ifindex, uint32_t *ips,
         (ifindex > 0 && rtnl_addr_get_ifindex(a) != ifindex))
       continue;
     if (n < max) {
-      ips[n] = nl_ip4(rtnl_addr_get_local(a));
+      ips[n] = net_nl_ip4_of(rtnl_addr_get_local(a));
       prefixes[n] = (unsigned)rtnl_addr_get_prefixlen(a);
     }
     n++;
@@ -532,10 +501,10 @@ int net_check_overlap(struct nl_sock *sk, const struct net_cidr *c,
         rtnl_addr_get_ifindex(a) == except_ifindex)
       continue;
     other.prefix = (unsigned)rtnl_addr_get_prefixlen(a);
-    other.addr = nl_ip4(rtnl_addr_get_local(a)) & net_cidr_mask(other.prefix);
+    other.addr = net_nl_ip4_of(rtnl_addr_get_local(a)) & net_cidr_mask(other.prefix);
     if ((other.addr >> 24) == 127 || !net_cidr_overlaps(c, &other))
       continue;
-    net_ip4_format(nl_ip4(rtnl_addr_get_local(a)), ip);
+    net_ip4_format(net_nl_ip4_of(rtnl_addr_get_local(a)), ip);
     net_ip4_format(c->addr, net);
     {
       struct rtnl_link *l = NULL;
@@ -713,8 +682,8 @@ int net_route_default_add(struct nl_sock *sk, int ifindex, uint32_t gw,
                           ctr_err *err) {
   struct rtnl_route *r = rtnl_route_alloc();
   struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-  cleanup_nladdr struct nl_addr *dst = ip4_addr(0, 0);
-  cleanup_nladdr struct nl_addr *via = ip4_addr(gw, 32);
+  cleanup_nladdr struct nl_addr *dst = net_nl_ip4(0, 0);
+  cleanup_nladdr struct nl_addr *via = net_nl_ip4(gw, 32);
   char g[NET_IP4_STRLEN];
   int rc;
   net_ip4_format(gw, g);
@@ -761,7 +730,7 @@ int net_route_default_has(struct nl_sock *sk, int ifindex, uint32_t gw,
       continue;
     nh = rtnl_route_nexthop_n(r, 0);
     if (ifindex == 0 || (rtnl_route_nh_get_ifindex(nh) == ifindex &&
-                         nl_ip4(rtnl_route_nh_get_gateway(nh)) == gw))
+                         net_nl_ip4_of(rtnl_route_nh_get_gateway(nh)) == gw))
       return 1;
   }
   return 0;

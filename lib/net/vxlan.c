@@ -20,41 +20,8 @@
 
 #include "core/cleanup.h"
 #include "net/cni.h"
+#include "net/nl_util.h"
 
-static void link_putp(struct rtnl_link **l) {
-  if (*l != NULL)
-    rtnl_link_put(*l);
-}
-static void addr_putp(struct nl_addr **a) {
-  if (*a != NULL)
-    nl_addr_put(*a);
-}
-static void neigh_putp(struct rtnl_neigh **n) {
-  if (*n != NULL)
-    rtnl_neigh_put(*n);
-}
-static void cache_freep(struct nl_cache **c) {
-  if (*c != NULL)
-    nl_cache_free(*c);
-}
-#define cleanup_link __attribute__((cleanup(link_putp)))
-#define cleanup_nladdr __attribute__((cleanup(addr_putp)))
-#define cleanup_neigh __attribute__((cleanup(neigh_putp)))
-#define cleanup_cache __attribute__((cleanup(cache_freep)))
-
-static struct nl_addr *ip4(uint32_t ip) {
-  uint32_t be = htonl(ip);
-  return nl_addr_build(AF_INET, &be, sizeof(be));
-}
-
-static uint32_t ip4_of(struct nl_addr *a) {
-  uint32_t be;
-  if (a == NULL || nl_addr_get_family(a) != AF_INET ||
-      nl_addr_get_len(a) != sizeof(be))
-    return 0;
-  memcpy(&be, nl_addr_get_binary_addr(a), sizeof(be));
-  return ntohl(be);
-}
 
 static bool zero_mac(struct nl_addr *a) {
   static const unsigned char z[6];
@@ -87,7 +54,7 @@ int net_vxlan_matches(struct nl_sock *sk, const struct net_vxlan_spec *spec,
     *why = "a VXLAN device of another VNI";
     return 0;
   }
-  if (rtnl_link_vxlan_get_local(l, &local) < 0 || ip4_of(local) != spec->local) {
+  if (rtnl_link_vxlan_get_local(l, &local) < 0 || net_nl_ip4_of(local) != spec->local) {
     if (local != NULL)
       nl_addr_put(local);
     *why = "a VXLAN device of another local address";
@@ -104,7 +71,7 @@ int net_vxlan_matches(struct nl_sock *sk, const struct net_vxlan_spec *spec,
 static int vxlan_create(struct nl_sock *sk, const struct net_vxlan_spec *spec,
                         int master, ctr_err *err) {
   cleanup_link struct rtnl_link *l = rtnl_link_vxlan_alloc();
-  cleanup_nladdr struct nl_addr *local = ip4(spec->local);
+  cleanup_nladdr struct nl_addr *local = net_nl_ip4(spec->local, 32);
   int rc;
   if (l == NULL || local == NULL)
     return ctr_fail(err, ENOMEM, "create VXLAN device %s", spec->name);
@@ -173,7 +140,7 @@ int net_vxlan_ensure(struct nl_sock *sk, const struct net_vxlan_spec *spec,
 static struct rtnl_neigh *fdb_entry(int ifindex, struct nl_addr *mac,
                                     uint32_t dst) {
   struct rtnl_neigh *n = rtnl_neigh_alloc();
-  cleanup_nladdr struct nl_addr *d = ip4(dst);
+  cleanup_nladdr struct nl_addr *d = net_nl_ip4(dst, 32);
   if (n == NULL || d == NULL) {
     if (n != NULL)
       rtnl_neigh_put(n);
@@ -231,7 +198,7 @@ static int fdb_each(struct nl_sock *sk, int ifindex, fdb_fn fn, void *ctx,
     if (rtnl_neigh_get_family(n) != AF_BRIDGE ||
         rtnl_neigh_get_ifindex(n) != ifindex)
       continue;
-    dst = ip4_of(rtnl_neigh_get_dst(n));
+    dst = net_nl_ip4_of(rtnl_neigh_get_dst(n));
     if (dst != 0 && fn(n, dst, ctx, err) < 0)
       return -1;
   }
@@ -379,7 +346,7 @@ int net_underlay_link(struct nl_sock *sk, uint32_t local,
     struct rtnl_addr *a = (struct rtnl_addr *)o;
     cleanup_link struct rtnl_link *l = NULL;
     if (rtnl_addr_get_family(a) != AF_INET ||
-        ip4_of(rtnl_addr_get_local(a)) != local)
+        net_nl_ip4_of(rtnl_addr_get_local(a)) != local)
       continue;
     rc = rtnl_link_get_kernel(sk, rtnl_addr_get_ifindex(a), NULL, &l);
     if (rc < 0)
