@@ -112,7 +112,7 @@ asan:
 VG_LOGS ?= /tmp/ctr-valgrind
 valgrind: all
 	rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
-	CTR_SKIP_FUZZ=1 CTR_TEST_WRAPPER="valgrind -q --log-file=$(VG_LOGS)/%p.log --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	CTR_SKIP_FUZZ=1 CTR_TEST_WRAPPER="valgrind -q --suppressions=$(CURDIR)/tests/valgrind.supp --log-file=$(VG_LOGS)/%p.log --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  tests/run-all.sh $(BUILD)
 	@! grep -l "ERROR SUMMARY: [1-9]\|definitely lost: [1-9]\|Invalid \|uninitialised" $(VG_LOGS)/*.log 2>/dev/null
 

@@ -225,6 +225,11 @@ static void __attribute__((noreturn)) delete_in_background(int ifindex,
     rtnl_link_set_ifindex(l, ifindex);
     rc = rtnl_link_delete(sk, l);
   }
+  /* freed though _exit follows: memcheck runs the tools in the tests */
+  if (l != NULL)
+    rtnl_link_put(l);
+  if (sk != NULL)
+    nl_socket_free(sk);
   if (write(3, &rc, sizeof(rc)) < 0)
     _exit(1);
   _exit(0);
