@@ -322,3 +322,16 @@ int ctr_open_beneath(int dirfd, const char *path, int flags) {
   return fd;
 }
 
+DIR *ctr_opendir_at(int dirfd) {
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d;
+  if (fd < 0)
+    return NULL;
+  d = fdopendir(fd);
+  if (d == NULL) {
+    int e = errno;
+    close(fd);
+    errno = e;
+  }
+  return d;
+}

@@ -4,6 +4,7 @@
 #ifndef CTR_CORE_FS_H
 #define CTR_CORE_FS_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -19,6 +20,10 @@ int ctr_fsync_dir(int dirfd, ctr_err *err);
 int ctr_mkdir_p(int dirfd, const char *path, mode_t mode, ctr_err *err);
 /* Open a directory (O_DIRECTORY|O_CLOEXEC); returns fd or -1. */
 int ctr_open_dir(int dirfd, const char *path, ctr_err *err);
+/* A DIR over dirfd's directory with an open file description of its own
+ * (a dup would share dirfd's offset, found at its end after an earlier
+ * listing); NULL with errno set. */
+DIR *ctr_opendir_at(int dirfd);
 /* Remove dirfd/name and everything below it; missing is not an error. */
 int ctr_rm_rf(int dirfd, const char *name, ctr_err *err);
 /* Read a whole (small) file; *out is NUL-terminated and owned by caller. */

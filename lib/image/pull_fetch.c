@@ -111,14 +111,10 @@ static void partial_close(struct pull_blob *b, bool drop) {
  * lock, so its writer is gone: drop that name, or the bytes would be kept
  * twice until the next prune. */
 static void drop_stale_temp(struct pull *p, const struct stat *partial) {
-  int fd = fcntl(p->s.blobs_fd, F_DUPFD_CLOEXEC, 3);
-  cleanup_dir DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  cleanup_dir DIR *d = ctr_opendir_at(p->s.blobs_fd);
   struct dirent *de;
-  if (d == NULL) {
-    if (fd >= 0)
-      close(fd);
+  if (d == NULL)
     return;
-  }
   if (partial->st_nlink < 2)
     return;
   rewinddir(d); /* the duplicate shares blobs_fd's offset */

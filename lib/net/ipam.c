@@ -389,18 +389,14 @@ int net_ipam_list(struct net_ipam *ipam, struct net_lease **out, size_t *n,
                   ctr_err *err) {
   /* a description of its own: a dup would share (and find at its end)
    * the offset of the last listing */
-  int fd = openat(ipam->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  cleanup_dir DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  cleanup_dir DIR *d = ctr_opendir_at(ipam->dirfd);
   struct net_lease *l = NULL;
   size_t len = 0, cap = 0;
   struct dirent *e;
   *out = NULL;
   *n = 0;
-  if (d == NULL) {
-    if (fd >= 0)
-      close(fd);
+  if (d == NULL)
     return ctr_fail(err, errno, "read lease directory");
-  }
   while ((e = readdir(d)) != NULL) {
     uint32_t ip;
     char *id, *ifname;
@@ -477,17 +473,11 @@ int net_ipam_release(struct net_ipam *ipam, const char *id,
 }
 
 int net_ipam_count(struct net_ipam *ipam, ctr_err *err) {
-  /* a description of its own: a dup would share (and find at its end)
-   * the offset of the last listing */
-  int fd = openat(ipam->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  cleanup_dir DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  cleanup_dir DIR *d = ctr_opendir_at(ipam->dirfd);
   struct dirent *e;
   int n = 0;
-  if (d == NULL) {
-    if (fd >= 0)
-      close(fd);
+  if (d == NULL)
     return ctr_fail(err, errno, "read lease directory");
-  }
   while ((e = readdir(d)) != NULL) {
     uint32_t ip;
     if (net_ip4_parse(e->d_name, &ip) == 0)

@@ -292,20 +292,6 @@ int netconf_no_such(ctr_err *err, const char *name) {
 /* Directories are read through a new open of "." each time, never a
  * dup: a dup shares the read position, so a second listing of the same
  * fd would find nothing. */
-DIR *netconf_opendir_at(int dfd) {
-  int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d;
-  if (fd < 0)
-    return NULL;
-  d = fdopendir(fd);
-  if (d == NULL) {
-    int e = errno;
-    close(fd);
-    errno = e;
-  }
-  return d;
-}
-
 int netconf_name_or_no_such(const char *name, ctr_err *err) {
   ctr_err ignored = NULL;
   if (net_name_check(name, &ignored) < 0) {
@@ -418,7 +404,7 @@ int netconf_list_at(const struct ctr_paths *p, int dfd, struct net_config **out,
   size_t n = 0, cap = 0;
   bool have_default = false;
   if (dfd >= 0) {
-    cleanup_dir DIR *d = netconf_opendir_at(dfd);
+    cleanup_dir DIR *d = ctr_opendir_at(dfd);
     struct dirent *de;
     if (d == NULL)
       return ctr_fail(err, errno, "read %s/networks", p->root);

@@ -5,7 +5,6 @@
 #ifndef CTR_NET_NETCONF_INT_H
 #define CTR_NET_NETCONF_INT_H
 
-#include <dirent.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,8 +31,6 @@ int netconf_no_such(ctr_err *err, const char *name);
 /* netconf_no_such for a name that is no network name (no network can
  * have it); 0 for one that may be. */
 int netconf_name_or_no_such(const char *name, ctr_err *err);
-/* A new DIR of the directory dfd; NULL with errno. */
-DIR *netconf_opendir_at(int dfd);
 /* $CTR_ROOT/networks, opened without creating it; -1 with errno ENOENT
  * (and no error set) when there is none. */
 int netconf_open_ro(const struct ctr_paths *p, ctr_err *err);

@@ -83,7 +83,7 @@ int netconf_leases_at(const struct ctr_paths *p, int ldfd, struct net_lease_info
                       size_t *count, ctr_err *err) {
   cleanup_free char *cdir = NULL;
   cleanup_close int cfd = -1;
-  cleanup_dir DIR *d = netconf_opendir_at(ldfd);
+  cleanup_dir DIR *d = ctr_opendir_at(ldfd);
   struct net_lease_info *l = NULL;
   size_t n = 0, cap = 0;
   struct dirent *de;

@@ -110,7 +110,7 @@ static int by_str(const void *a, const void *b) {
 /* Leftovers of a crash: dot-names (temp files, renamed lease
  * directories) and lease directories without a conflist. */
 static int prune_leftovers(int dfd, ctr_err *err) {
-  cleanup_dir DIR *d = netconf_opendir_at(dfd);
+  cleanup_dir DIR *d = ctr_opendir_at(dfd);
   struct dirent *de;
   if (d == NULL)
     return ctr_fail(err, errno, "read networks");
