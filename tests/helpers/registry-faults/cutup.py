@@ -1,7 +1,6 @@
 """A proxy to UPSTREAM that cuts the first connection whose client has sent
 more than CUT bytes, once. usage: cutup.py UPSTREAM CUT PORTFILE"""
 import socket, sys, threading, serve
-host, port = sys.argv[1].rsplit(":", 1)
 cut = int(sys.argv[2])
 state = {"cut": False}
 lock = threading.Lock()
@@ -43,13 +42,4 @@ def down(u, c):
     except OSError:
         pass
 
-srv = serve.listen(sys.argv[3])
-while True:
-    c = srv.accept()[0]
-    try:
-        u = socket.create_connection((host, int(port)))
-    except OSError:
-        c.close()
-        continue
-    threading.Thread(target=up, args=(c, u), daemon=True).start()
-    threading.Thread(target=down, args=(u, c), daemon=True).start()
+serve.proxy(sys.argv[3], sys.argv[1], up, down)

@@ -1,8 +1,7 @@
 """A proxy to UPSTREAM that slows one direction to RATE bytes/s: "down"
 (what the server answers: a slow pull) or "up" (what the client sends: a
 slow push). usage: slowproxy.py UPSTREAM RATE up|down PORTFILE"""
-import socket, sys, threading, time, serve
-host, port = sys.argv[1].rsplit(":", 1)
+import socket, sys, time, serve
 rate = int(sys.argv[2])
 slow_up = sys.argv[3] == "up"
 
@@ -23,13 +22,5 @@ def pipe(src, dst, slow):
         except OSError:
             pass
 
-srv = serve.listen(sys.argv[4])
-while True:
-    c = srv.accept()[0]
-    try:
-        u = socket.create_connection((host, int(port)))
-    except OSError:
-        c.close()
-        continue
-    threading.Thread(target=pipe, args=(c, u, slow_up), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c, not slow_up), daemon=True).start()
+serve.proxy(sys.argv[4], sys.argv[1], lambda c, u: pipe(c, u, slow_up),
+            lambda u, c: pipe(u, c, not slow_up))
