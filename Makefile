@@ -11,7 +11,7 @@ DESTDIR ?=
 
 CC ?= cc
 BUILD ?= build
-PKGS := jansson libarchive libcrypto libseccomp libcap libcurl libnl-3.0 libnl-route-3.0 libnftables
+PKGS := jansson libarchive libcrypto libseccomp libcap libcurl libnl-3.0 libnl-route-3.0 libnftables gpgme yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -22,7 +22,7 @@ ALL_CFLAGS = $(WARN) -std=gnu11 -fno-strict-aliasing $(PKG_CFLAGS) $(CFLAGS) $(E
 LDLIBS += $(PKG_LIBS) -lpthread
 
 TOOLS := $(patsubst bin/%.c,%,$(wildcard bin/ctr-*.c))
-LIB_SRC := $(wildcard lib/core/*.c lib/image/*.c lib/run/*.c lib/net/*.c)
+LIB_SRC := $(wildcard lib/core/*.c lib/image/*.c lib/run/*.c lib/net/*.c lib/verify/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

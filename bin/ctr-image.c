@@ -28,6 +28,7 @@
 #include "image/ref.h"
 #include "image/registry.h"
 #include "image/store.h"
+#include "image/trust.h"
 #include "image/unpack.h"
 
 static const char usage[] =
@@ -51,7 +52,7 @@ static const char usage[] =
     "  unpack NAME             unpack layers; print overlay lowerdirs, top first\n"
     "  pull [-q] [--platform OS/ARCH[/VARIANT]] [--all-platforms] NAME\n"
     "                           fetch an image from a registry; print its ID\n"
-    "  push [-q] [--digestfile FILE] NAME [REF]\n"
+    "  push [-q] [--digestfile FILE] [--sign-by FPR] NAME [REF]\n"
     "                           send an image to a registry (REF: NAME itself)\n"
     "  login [-u USER] [-p PASS | --password-stdin] REGISTRY\n"
     "                           check credentials with the registry and save them\n"
@@ -59,6 +60,9 @@ static const char usage[] =
     "\n"
     "Registry options (pull, push, login): --authfile FILE, --cert-dir DIR,\n"
     "  --tls-verify=false; logout takes --authfile.\n"
+    "Signatures (pull, push): --registries.d DIR  where lookaside locations are\n"
+    "  configured (default $CTR_REGISTRIES_D, /etc/ctr/registries.d or\n"
+    "  /etc/containers/registries.d); push --sign-by FPR  sign REF first.\n"
     "\n"
     "Options (before or after the command):\n"
     "  --root DIR       store root (default $CTR_ROOT or /var/lib/ctr)\n"
@@ -86,6 +90,8 @@ enum {
   OPT_TLS_VERIFY,
   OPT_PASSWORD_STDIN,
   OPT_DIGESTFILE,
+  OPT_REGISTRIES_D,
+  OPT_SIGN_BY,
 };
 
 /* Everything one invocation needs: the parsed shared options and, once
@@ -191,6 +197,40 @@ static int open_for_gc(struct ctx *c, json_t **index, ctr_err *err) {
 
 /* ---- import ------------------------------------------------------------- */
 
+/* The import event of each image, after the store has them (provenance
+ * never undoes an import): where it came from and that input's digest.
+ * One per image, under its first name; none for an image the import did
+ * not change (a re-import is a no-op, on the trust tree too). */
+static void record_import(struct ctx *c, const struct image_imported *res, size_t n,
+                          const char *path, const char *from_host) {
+  cleanup_free char *abs = NULL, *source = NULL;
+  if (from_host != NULL) {
+    if (asprintf(&source, "source=host:%s", from_host) < 0)
+      source = NULL;
+  } else {
+    /* a file by its absolute path: the record outlives the cwd */
+    abs = strcmp(path, "-") == 0 ? NULL : realpath(path, NULL);
+    if (asprintf(&source, "source=%s", abs ? abs : path) < 0)
+      source = NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    cleanup_free char *name = NULL, *sd = NULL;
+    const char *params[4];
+    size_t k = 0;
+    if (res[i].unchanged || (i > 0 && strcmp(res[i].digest, res[i - 1].digest) == 0))
+      continue;
+    if (res[i].name != NULL && asprintf(&name, "name=%s", res[i].name) >= 0)
+      params[k++] = name;
+    if (source != NULL)
+      params[k++] = source;
+    if (res[i].source_digest[0] != '\0' &&
+        asprintf(&sd, "source-digest=%s", res[i].source_digest) >= 0)
+      params[k++] = sd;
+    params[k] = NULL;
+    trust_record(&c->paths, "import", res[i].digest, params);
+  }
+}
+
 static int cmd_import(struct ctx *c, int argc, char **argv, ctr_err *err) {
   static const struct option opts[] = {
       {"name", required_argument, NULL, OPT_NAME},
@@ -236,11 +276,31 @@ static int cmd_import(struct ctx *c, int argc, char **argv, ctr_err *err) {
     else
       printf("Loaded image: %s\n", res[i].name ? res[i].name : res[i].digest);
   }
+  record_import(c, res, n, path, o.from_host);
   image_imported_free(res, n);
   return 0;
 }
 
 /* ---- export ------------------------------------------------------------- */
+
+/* The export event, once the archive is whole (and renamed into place):
+ * where it went and the digest of the bytes written. */
+static void record_export(struct ctx *c, const struct image *img, const char *out,
+                          const char *written) {
+  cleanup_free char *abs = NULL, *name = NULL, *dest = NULL, *dd = NULL;
+  const char *params[4];
+  size_t k = 0;
+  if (out != NULL)
+    abs = realpath(out, NULL);
+  if (img->name != NULL && asprintf(&name, "name=%s", img->name) >= 0)
+    params[k++] = name;
+  if (asprintf(&dest, "destination=%s", out ? (abs ? abs : out) : "-") >= 0)
+    params[k++] = dest;
+  if (asprintf(&dd, "destination-digest=%s", written) >= 0)
+    params[k++] = dd;
+  params[k] = NULL;
+  trust_record(&c->paths, "export", img->digest, params);
+}
 
 static int cmd_export(struct ctx *c, int argc, char **argv, ctr_err *err) {
   static const struct option opts[] = {
@@ -248,6 +308,7 @@ static int cmd_export(struct ctx *c, int argc, char **argv, ctr_err *err) {
       {"output", required_argument, NULL, 'o'},
       {0, 0, 0, 0}};
   enum export_format fmt = EXPORT_OCI_ARCHIVE;
+  char written[CTR_DIGEST_LEN + 1];
   const char *arg, *out = NULL, *ref;
   struct image img = {0};
   cleanup_free char *tmp = NULL;
@@ -296,7 +357,7 @@ static int cmd_export(struct ctx *c, int argc, char **argv, ctr_err *err) {
   } else {
     fd = STDOUT_FILENO;
   }
-  ret = image_export(&c->store, &img, img.name, fmt, fd, err);
+  ret = image_export(&c->store, &img, img.name, fmt, fd, written, err);
   if (out != NULL) {
     if (ret == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
       ret = ctr_fail(err, errno, "write %s", out);
@@ -306,6 +367,8 @@ static int cmd_export(struct ctx *c, int argc, char **argv, ctr_err *err) {
     if (ret < 0)
       unlinkat(dfd, tmp, 0);
   }
+  if (ret == 0)
+    record_export(c, &img, out, written);
   image_free(&img);
   if (ret < 0)
     return ctr_wrap(err, "export %s", ref);
@@ -525,9 +588,22 @@ static int cmd_tag(struct ctx *c, int argc, char **argv, ctr_err *err) {
     return -1;
   }
   ret = image_index_set_name(index, name, img.desc, force, err);
-  image_free(&img);
-  if (ret < 0 || image_index_save(&c->store, index, err) < 0)
+  if (ret < 0 || image_index_save(&c->store, index, err) < 0) {
+    image_free(&img);
     return ctr_wrap(err, "tag %s %s", argv[optind], argv[optind + 1]);
+  }
+  close(lock);
+  lock = -1;
+  {
+    cleanup_free char *to = NULL, *from = NULL;
+    const char *params[3] = {NULL, NULL, NULL};
+    if (asprintf(&to, "name=%s", name) >= 0)
+      params[0] = to;
+    if (asprintf(&from, "from=%s", img.name ? img.name : argv[optind]) >= 0)
+      params[params[0] ? 1 : 0] = from;
+    trust_record(&c->paths, "tag", img.digest, params);
+  }
+  image_free(&img);
   return 0;
 }
 
@@ -780,6 +856,7 @@ static int cmd_pull(struct ctx *c, int argc, char **argv, ctr_err *err) {
       {"quiet", no_argument, NULL, 'q'},
       {"platform", required_argument, NULL, OPT_PLATFORM},
       {"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
+      {"registries.d", required_argument, NULL, OPT_REGISTRIES_D},
       REGISTRY_LONGOPTS,
       {0, 0, 0, 0}};
   struct registry_flags f = {0};
@@ -798,6 +875,7 @@ static int cmd_pull(struct ctx *c, int argc, char **argv, ctr_err *err) {
     case 'q': o.quiet = true; break;
     case OPT_PLATFORM: o.platform = arg; break;
     case OPT_ALL_PLATFORMS: o.all_platforms = true; break;
+    case OPT_REGISTRIES_D: o.registries_d = arg; break;
     default: return -1;
     }
   }
@@ -822,6 +900,8 @@ static int cmd_push(struct ctx *c, int argc, char **argv, ctr_err *err) {
   static const struct option opts[] = {
       {"quiet", no_argument, NULL, 'q'},
       {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+      {"sign-by", required_argument, NULL, OPT_SIGN_BY},
+      {"registries.d", required_argument, NULL, OPT_REGISTRIES_D},
       REGISTRY_LONGOPTS,
       {0, 0, 0, 0}};
   struct registry_flags f = {0};
@@ -839,6 +919,8 @@ static int cmd_push(struct ctx *c, int argc, char **argv, ctr_err *err) {
     switch (opt) {
     case 'q': o.quiet = true; break;
     case OPT_DIGESTFILE: digestfile = arg; break;
+    case OPT_SIGN_BY: o.sign_by = arg; break;
+    case OPT_REGISTRIES_D: o.registries_d = arg; break;
     default: return -1;
     }
   }

@@ -110,35 +110,12 @@ struct ctx {
   struct ctr_paths paths;
 };
 
-#define OPT_ERROR (-2)
+#define OPT_ERROR CTR_CLI_OPT_ERROR
 
-/* getopt over a verb's arguments, with the shared options mixed in;
- * returns the next option of the verb, -1 at the end, OPT_ERROR. */
+/* getopt over a verb's arguments, with the shared options mixed in. */
 static int next_opt(struct ctx *c, int argc, char **argv, const char *shorts,
                     const struct option *verb_opts, ctr_err *err) {
-  static const struct option common[] = {CTR_CLI_LONGOPTS, {0, 0, 0, 0}};
-  struct option all[24];
-  size_t n = 0;
-  int opt;
-  for (const struct option *o = verb_opts; o && o->name; o++)
-    all[n++] = *o;
-  for (const struct option *o = common; o->name; o++)
-    all[n++] = *o;
-  memset(&all[n], 0, sizeof(all[n]));
-  for (;;) {
-    opt = getopt_long(argc, argv, shorts, all, NULL);
-    if (opt == 'h') {
-      c->cli.help = true;
-      continue;
-    }
-    if (opt == -1 || !ctr_cli_common(&c->cli, opt, optarg))
-      break;
-  }
-  if (opt == '?' || opt == ':') {
-    ctr_cli_bad_option(&c->cli, argc, argv, err);
-    return OPT_ERROR;
-  }
-  return opt;
+  return ctr_cli_next_opt(&c->cli, argc, argv, shorts, verb_opts, err);
 }
 
 static int open_paths(struct ctx *c, ctr_err *err) {

@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "image/trust.h"
 #include "net/attach.h"
 #include "run/envopt.h"
 #include "run/attach.h"
@@ -533,6 +534,13 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
     goto out;
   if (strcmp(ctr_json_str(c.state, "status"), "running") == 0) {
     ctr_fail(err, 0, "container %s is already running", argv[optind]);
+    goto out;
+  }
+  /* the policy may have changed since create: a rejected image's
+   * container stays, not started */
+  if (trust_enforce(&paths, ctr_json_str(c.state, "image"),
+                    ctr_json_str(c.state, "image_digest"), err) < 0) {
+    ctr_wrap(err, "start %s", argv[optind]);
     goto out;
   }
   /* A run whose monitor was killed left its cgroup, mount, network and

@@ -104,7 +104,10 @@ restart_registry() {
     cmp "$W/back/blobs/sha256/${d#sha256:}" "$CTR_ROOT/images/blobs/sha256/${d#sha256:}"
   done
   # the store is as it was, but for where its blobs now are known to be
-  diff <(grep -v 'blob-sources.json' <<<"$before") <(store_listing | grep -v 'blob-sources.json')
+  # and the push's provenance statement
+  diff <(grep -v 'blob-sources.json\|trust/attestations' <<<"$before") \
+    <(store_listing | grep -v 'blob-sources.json\|trust/attestations')
+  ls "$CTR_ROOT"/trust/attestations/"${want#sha256:}"/*-push.dsse.json
   for d in $config $(jq -r '.layers[].digest' "$W/m.json"); do
     [ "$(jq -r --arg d "$d" '.[$d][0]' "$CTR_ROOT/blob-sources.json")" = "$REGISTRY/x" ]
   done

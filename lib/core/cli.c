@@ -44,6 +44,34 @@ int ctr_cli_done(struct ctr_cli *cli) {
   return 0;
 }
 
+int ctr_cli_next_opt(struct ctr_cli *cli, int argc, char **argv,
+                     const char *shorts, const struct option *verb_opts,
+                     ctr_err *err) {
+  static const struct option common[] = {CTR_CLI_LONGOPTS, {0, 0, 0, 0}};
+  struct option all[64];
+  size_t n = 0;
+  int opt;
+  for (const struct option *o = verb_opts; o && o->name && n < 56; o++)
+    all[n++] = *o;
+  for (const struct option *o = common; o->name; o++)
+    all[n++] = *o;
+  memset(&all[n], 0, sizeof(all[n]));
+  for (;;) {
+    opt = getopt_long(argc, argv, shorts, all, NULL);
+    if (opt == 'h') {
+      cli->help = true;
+      continue;
+    }
+    if (opt == -1 || !ctr_cli_common(cli, opt, optarg))
+      break;
+  }
+  if (opt == '?' || opt == ':') {
+    ctr_cli_bad_option(cli, argc, argv, err);
+    return CTR_CLI_OPT_ERROR;
+  }
+  return opt;
+}
+
 int ctr_cli_bad_option(const struct ctr_cli *cli, int argc, char **argv,
                        ctr_err *err) {
   const char *bad = (optind > 0 && optind <= argc) ? argv[optind - 1] : "?";

@@ -50,6 +50,13 @@ int ctr_cli_common(struct ctr_cli *cli, int opt, const char *arg);
 /* After parsing: prints help/version and returns 1 when the tool should
  * exit 0 right away; 0 to go on. */
 int ctr_cli_done(struct ctr_cli *cli);
+/* getopt_long over a verb's arguments with the shared options mixed in
+ * (handled on the way, -h included): the verb's next option, -1 at the
+ * end, or CTR_CLI_OPT_ERROR with err set. */
+#define CTR_CLI_OPT_ERROR (-2)
+int ctr_cli_next_opt(struct ctr_cli *cli, int argc, char **argv,
+                     const char *shorts, const struct option *verb_opts,
+                     ctr_err *err);
 /* An unknown option or missing argument (getopt returned '?'/':'). */
 int ctr_cli_bad_option(const struct ctr_cli *cli, int argc, char **argv,
                        ctr_err *err);

@@ -241,20 +241,51 @@ static int export_docker(struct image_store *s, struct archive *a,
   return add_json(a, "manifest.json", manifest, err);
 }
 
+/* The archive's bytes go out through here, hashed on the way: the
+ * export's provenance names what was written without reading it back
+ * (it may have gone to a pipe). */
+struct hashed_out {
+  int fd;
+  ctr_sha256 *h;
+};
+
+static la_ssize_t hashed_write(struct archive *a, void *data, const void *buf,
+                               size_t len) {
+  struct hashed_out *o = data;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(o->fd, (const char *)buf + done, len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      archive_set_error(a, errno, "write: %s", strerror(errno));
+      return -1;
+    }
+    done += (size_t)n;
+  }
+  ctr_sha256_update(o->h, buf, len);
+  return (la_ssize_t)len;
+}
+
 int image_export(struct image_store *s, const struct image *img,
                  const char *name, enum export_format fmt, int fd,
-                 ctr_err *err) {
+                 char digest[CTR_DIGEST_LEN + 1], ctr_err *err) {
   struct archive *a = archive_write_new();
+  struct hashed_out out = {fd, ctr_sha256_new()};
   int ret;
-  if (a == NULL)
+  if (a == NULL || out.h == NULL) {
+    archive_write_free(a);
+    ctr_sha256_free(out.h);
     return ctr_fail(err, ENOMEM, "export");
+  }
   if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
       /* Same bytes to a file or a pipe: libarchive pads only pipes. */
       archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-      archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+      archive_write_open(a, &out, NULL, hashed_write, NULL) != ARCHIVE_OK) {
     ctr_fail(err, 0, "export: %s", archive_error_string(a));
     archive_write_free(a);
+    ctr_sha256_free(out.h);
     return -1;
   }
   ret = fmt == EXPORT_OCI_ARCHIVE ? export_oci(s, a, img, name, err)
@@ -262,5 +293,9 @@ int image_export(struct image_store *s, const struct image *img,
   if (ret == 0 && archive_write_close(a) != ARCHIVE_OK)
     ret = ctr_fail(err, 0, "export: %s", archive_error_string(a));
   archive_write_free(a);
+  if (ret == 0 && digest != NULL)
+    ctr_sha256_final(out.h, digest);
+  else
+    ctr_sha256_free(out.h);
   return ret;
 }

@@ -235,6 +235,8 @@ static int build_layer(struct import_plan *p, struct tar_out *t,
     return -1;
   if (ctr_read_fd(fd, 64 << 20, &bb, &bblen, err) < 0)
     return ctr_wrap(err, BUSYBOX);
+  /* the program is the source here: its digest names the import's origin */
+  ctr_sha256_buf(bb, bblen, p->src.digest);
   if (run_capture(argv, &list, err) < 0 ||
       applet_paths(list, &applets, &napplets, err) < 0)
     return -1;

@@ -56,6 +56,10 @@ static int mark_desc(struct image_store *s, const json_t *desc, json_t *blobs,
   const char *digest = ctr_json_str(desc, "digest");
   const char *mt = ctr_json_str(desc, "mediaType");
   mark(blobs, digest);
+  /* The index a platform was picked from: only its bytes are kept (what
+   * its signatures cover), none of its other platforms. */
+  mark(blobs, ctr_json_str(json_object_get(desc, "annotations"),
+                           IMAGE_INDEX_DIGEST_ANNOTATION));
   if (image_media_is_index(mt)) {
     cleanup_free char *buf = NULL;
     cleanup_json json_t *idx = NULL;

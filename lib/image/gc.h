@@ -10,13 +10,22 @@
 #include "core/error.h"
 #include "store.h"
 
+/* On an image's index.json descriptor: the digest of the index
+ * (manifest list) it was picked from when a pull chose one platform. The
+ * index's bytes are a blob of the store as long as a descriptor names
+ * it, so that signatures of the index (which is what skopeo signs for a
+ * tag) still judge the image after the pull: ctr-verify accepts them when
+ * that blob lists the image's manifest. */
+#define IMAGE_INDEX_DIGEST_ANNOTATION "io.ctr.image.index.digest"
+
 struct gc_report {
   size_t blobs, layers, temps, images;
   off_t bytes;
   json_t *deleted_manifests; /* array of manifest digests removed */
 };
 
-/* Remove everything index does not reference. The store must be open with
+/* Remove everything index does not reference (a descriptor's
+ * IMAGE_INDEX_DIGEST_ANNOTATION blob is referenced by it). The store must be open with
  * the gc lock held exclusively and the index lock held; with
  * drop_dangling, nameless index entries are removed first (and index is
  * saved). Unreadable references make it refuse rather than guess. */

@@ -278,6 +278,23 @@ static int name_images(struct import_plan *p, json_t *index, bool force,
   return 0;
 }
 
+/* The image and every name it is to have are in the index already: the
+ * import changes nothing for it (and records no event). */
+static bool already_there(json_t *index, const struct plan_image *img) {
+  const char *digest = ctr_json_str(img->desc, "digest");
+  json_t *v;
+  size_t k;
+  bool present = false;
+  json_array_foreach(img->names, k, v) {
+    json_t *d = find_name(index, json_string_value(v));
+    if (d == NULL || strcmp(ctr_json_str(d, "digest"), digest) != 0)
+      return false;
+  }
+  json_array_foreach(json_object_get(index, "manifests"), k, v) present |=
+      strcmp(ctr_json_str(v, "digest"), digest) == 0;
+  return present;
+}
+
 int import_plan_commit(struct import_plan *p, bool force,
                        struct image_imported **out, size_t *nout, ctr_err *err) {
   struct image_store *s = p->src.s;
@@ -286,10 +303,16 @@ int import_plan_commit(struct import_plan *p, bool force,
   cleanup_json json_t *known = NULL;
   struct undo u = {0};
   struct image_imported *res = NULL;
+  cleanup_free bool *unchanged = NULL;
   size_t nres = 0;
 
   if (lock < 0 || image_index_load(s, &index, err) < 0)
     return -1;
+  unchanged = calloc(p->n ? p->n : 1, sizeof(*unchanged));
+  if (unchanged == NULL)
+    return ctr_fail(err, ENOMEM, "import");
+  for (size_t i = 0; i < p->n; i++)
+    unchanged[i] = already_there(index, &p->imgs[i]);
   /* Refuse a taken name before anything becomes visible. */
   for (size_t i = 0; i < p->n && !force; i++) {
     json_t *v;
@@ -325,6 +348,7 @@ int import_plan_commit(struct import_plan *p, bool force,
     json_t *first = json_array_get(p->imgs[i].names, 0);
     snprintf(res[nres].digest, sizeof(res[nres].digest), "%s",
              ctr_json_str(p->imgs[i].desc, "digest"));
+    res[nres].unchanged = unchanged[i];
     if (first != NULL)
       res[nres].name = strdup(json_string_value(first));
     nres++;
@@ -336,6 +360,8 @@ int import_plan_commit(struct import_plan *p, bool force,
       res = nr;
       snprintf(res[nres].digest, sizeof(res[nres].digest), "%s",
                ctr_json_str(p->imgs[i].desc, "digest"));
+      res[nres].source_digest[0] = '\0';
+      res[nres].unchanged = unchanged[i];
       res[nres].name =
           strdup(json_string_value(json_array_get(p->imgs[i].names, k)));
       nres++;
@@ -448,6 +474,10 @@ static int plan_oci(struct import_plan *p, ctr_err *err) {
   if (source_read(&p->src, "index.json", IMAGE_JSON_MAX, &buf, &len, err) < 0 ||
       image_index_parse(buf, len, &index, err) < 0)
     return ctr_wrap(err, "index.json");
+  /* a directory has no archive bytes: its index.json, which pins every
+   * blob by digest, stands for it in the provenance record */
+  if (p->src.dirfd >= 0)
+    ctr_sha256_buf(buf, len, p->src.digest);
   json_array_foreach(json_object_get(index, "manifests"), i, desc) {
     json_t *ann = json_object_get(desc, "annotations");
     const char *name = ctr_json_str(ann, "io.containerd.image.name");
@@ -615,6 +645,8 @@ static int plan_docker(struct import_plan *p, ctr_err *err) {
   json_t *entry;
   if (source_read(&p->src, "manifest.json", IMAGE_JSON_MAX, &buf, &len, err) < 0)
     return -1;
+  if (p->src.dirfd >= 0) /* as index.json for a layout directory */
+    ctr_sha256_buf(buf, len, p->src.digest);
   list = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
   if (list == NULL)
     return ctr_fail(err, 0, "manifest.json: invalid JSON at line %d: %s",
@@ -694,7 +726,7 @@ static int plan_rootfs(struct import_plan *p, int fd, const char *what,
     json_decref(names);
     return -1;
   }
-  if (layer_from_tar_fd(p->src.s, fd, what, &lw, diff_id, err) < 0) {
+  if (layer_from_tar_fd(p->src.s, fd, what, &lw, diff_id, p->src.digest, err) < 0) {
     json_decref(names);
     return -1;
   }
@@ -798,6 +830,8 @@ int image_import(struct image_store *s, const char *path,
     }
   }
   ret = import_plan_commit(&p, o->force, out, nout, err);
+  for (size_t i = 0; ret == 0 && i < *nout; i++)
+    memcpy((*out)[i].source_digest, p.src.digest, sizeof(p.src.digest));
 out:
   import_plan_free(&p);
   if (ret < 0 && err != NULL && *err != NULL && (*err)->exit == 2)

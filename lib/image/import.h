@@ -20,6 +20,8 @@ struct image_import_opts {
 struct image_imported {
   char *name; /* NULL for a nameless image */
   char digest[CTR_DIGEST_LEN + 1];
+  char source_digest[CTR_DIGEST_LEN + 1]; /* the input's sha256, or "" */
+  bool unchanged; /* the image and its names were there already */
 };
 
 /* Import path ("-" for stdin). On success *out lists what was stored. */

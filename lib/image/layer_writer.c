@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "readhash.h"
+
 struct layer_writer {
   struct archive *gz;  /* raw format + gzip filter: a plain compressor */
   struct archive *tar; /* optional tar writer feeding the layer */
@@ -156,10 +158,12 @@ void layer_writer_abort(struct layer_writer *lw) {
 
 int layer_from_tar_fd(struct image_store *s, int fd, const char *what,
                       struct image_blob_writer **blob,
-                      char diff_id[CTR_DIGEST_LEN + 1], ctr_err *err) {
+                      char diff_id[CTR_DIGEST_LEN + 1],
+                      char src_digest[CTR_DIGEST_LEN + 1], ctr_err *err) {
   struct archive *a = archive_read_new();
   struct archive_entry *e;
   struct layer_writer *lw = NULL;
+  struct read_hash rh;
   const void *buf;
   size_t len;
   la_int64_t off;
@@ -170,7 +174,7 @@ int layer_from_tar_fd(struct image_store *s, int fd, const char *what,
   /* Raw format: the decompressed bytes, whatever the compression. */
   archive_read_support_filter_all(a);
   archive_read_support_format_raw(a);
-  if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK ||
+  if (read_hash_open(a, &rh, fd, 1 << 20) != ARCHIVE_OK ||
       archive_read_next_header(a, &e) != ARCHIVE_OK) {
     ctr_fail(err, 0, "%s: %s", what, archive_error_string(a));
     goto out;
@@ -184,10 +188,15 @@ int layer_from_tar_fd(struct image_store *s, int fd, const char *what,
     ctr_fail(err, 0, "%s: %s", what, archive_error_string(a));
     goto out;
   }
+  if (src_digest != NULL && read_hash_finish(&rh, src_digest, err) < 0) {
+    ctr_wrap(err, "%s", what);
+    goto out;
+  }
   ret = layer_writer_finish(lw, blob, diff_id, err);
   lw = NULL;
 out:
   layer_writer_abort(lw);
   archive_read_free(a);
+  read_hash_free(&rh);
   return ret;
 }

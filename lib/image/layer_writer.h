@@ -28,9 +28,11 @@ struct archive *layer_writer_tar(struct layer_writer *lw, ctr_err *err);
 int layer_writer_fail(struct layer_writer *lw, struct archive *a,
                       const char *what, ctr_err *err);
 
-/* Copy a (possibly compressed) tar from fd into a new gzip layer. */
+/* Copy a (possibly compressed) tar from fd into a new gzip layer;
+ * src_digest (may be NULL) gets the sha256 of fd's bytes as read. */
 int layer_from_tar_fd(struct image_store *s, int fd, const char *what,
                       struct image_blob_writer **blob,
-                      char diff_id[CTR_DIGEST_LEN + 1], ctr_err *err);
+                      char diff_id[CTR_DIGEST_LEN + 1],
+                      char src_digest[CTR_DIGEST_LEN + 1], ctr_err *err);
 
 #endif

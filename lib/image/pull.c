@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "gc.h"
 #include "manifest.h"
 #include "platform.h"
 #include "pull_int.h"
@@ -352,6 +353,16 @@ static json_t *descriptor(const struct fetched *f, const json_t *platform) {
   return d;
 }
 
+static int annotate_index(json_t *desc, const char *index_digest, ctr_err *err) {
+  json_t *ann = json_object_get(desc, "annotations");
+  if (!json_is_object(ann) &&
+      json_object_set_new(desc, "annotations", ann = json_object()) < 0)
+    return ctr_fail(err, ENOMEM, "pull");
+  if (json_object_set_new(ann, IMAGE_INDEX_DIGEST_ANNOTATION, json_string(index_digest)) < 0)
+    return ctr_fail(err, ENOMEM, "pull");
+  return 0;
+}
+
 static int add_image(struct pulled_image **v, size_t *n, struct fetched *m,
                      const json_t *platform, ctr_err *err) {
   struct pulled_image *nv = realloc(*v, (*n + 1) * sizeof(*nv));
@@ -477,6 +488,29 @@ static int publish_blobs(struct pull *p, struct undo *u, ctr_err *err) {
   return ctr_fsync_dir(p->s.blobs_fd, err);
 }
 
+/* A name that pointed at the same manifest already keeps its
+ * descriptor (image_index_set_name changes nothing then), but the index
+ * it came from may be another now, or none: the name's entry follows the
+ * pull's. */
+static void sync_index_annotation(json_t *index, const char *name, const json_t *desc) {
+  const char *want = ctr_json_str(json_object_get(desc, "annotations"),
+                                  IMAGE_INDEX_DIGEST_ANNOTATION);
+  json_t *d;
+  size_t i;
+  json_array_foreach(json_object_get(index, "manifests"), i, d) {
+    json_t *ann = json_object_get(d, "annotations");
+    const char *n = ctr_json_str(ann, IMAGE_REF_ANNOTATION), *have;
+    if (n == NULL || strcmp(n, name) != 0)
+      continue;
+    have = ctr_json_str(ann, IMAGE_INDEX_DIGEST_ANNOTATION);
+    if (want == NULL && have != NULL)
+      json_object_del(ann, IMAGE_INDEX_DIGEST_ANNOTATION);
+    else if (want != NULL && (have == NULL || strcmp(have, want) != 0))
+      json_object_set_new(ann, IMAGE_INDEX_DIGEST_ANNOTATION, json_string(want));
+    return;
+  }
+}
+
 /* Like import_plan_commit, but the layers were unpacked (and checked)
  * while they downloaded: they are renamed into place, not extracted from
  * the blobs again. A pulled name moves to the new image, as with docker. */
@@ -496,6 +530,7 @@ static int commit(struct pull *p, ctr_err *err) {
     json_array_foreach(p->plan.imgs[i].names, k, v) {
       if (image_index_set_name(index, json_string_value(v), desc, true, err) < 0)
         goto fail;
+      sync_index_annotation(index, json_string_value(v), desc);
     }
     if (json_array_size(p->plan.imgs[i].names) > 0)
       continue;
@@ -594,6 +629,10 @@ static int pull_images(struct pull *p, const struct ctr_paths *paths,
   if (open_registry(p, r, err) < 0 ||
       fetch_manifest(p, r->digest ? r->digest : r->tag, r->digest, -1, &top, err) < 0)
     return -1;
+  if (pull_trust_check(p, paths, top.digest, err) < 0) {
+    fetched_free(&top);
+    return -1;
+  }
   is_index = image_media_is_index(top.media_type);
   if (is_index ? pick_from_index(p, &top, &want, &imgs, &n, err) < 0
                : add_image(&imgs, &n, &top, NULL, err) < 0)
@@ -615,10 +654,17 @@ static int pull_images(struct pull *p, const struct ctr_paths *paths,
       goto out;
     desc = descriptor(&top, NULL);
   } else {
+    /* One platform of an index: the index's signatures cover the index,
+     * not this manifest, so its bytes stay to vouch for the manifest at
+     * every later check (gc.h). */
+    if (is_index && (stage_bytes(p, top.buf, top.len, top.digest, err) < 0 ||
+                     annotate_index(imgs[0].desc, top.digest, err) < 0))
+      goto out;
     desc = json_incref(imgs[0].desc);
   }
   if (desc == NULL || import_plan_add(&p->plan, ctr_steal(desc), ctr_steal(names), err) < 0)
     goto out;
+  pull_trust_note_store(p, name, p->plan.imgs[0].desc);
   if (pull_fetch_layers(p, err) < 0 || commit(p, err) < 0)
     goto out;
   pull_partials_done(p);
@@ -626,6 +672,7 @@ static int pull_images(struct pull *p, const struct ctr_paths *paths,
   snprintf(out->digest, sizeof(out->digest), "%s",
            ctr_json_str(p->plan.imgs[0].desc, "digest"));
   report_id(&top, imgs, n, &want, out);
+  pull_trust_commit(p, paths, name, out->digest);
   ret = 0;
 out:
   if (ret < 0)
@@ -643,6 +690,7 @@ out:
 }
 
 static void pull_free(struct pull *p) {
+  pull_trust_free(p);
   for (size_t i = 0; i < p->nlayers; i++) {
     if (p->layers[i]->src >= 0)
       close(p->layers[i]->src);

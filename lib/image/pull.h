@@ -30,6 +30,8 @@ struct image_pull_opts {
   const char *authfile; /* --authfile, else the usual auth files */
   struct registry_opts reg; /* credentials, when NULL, from the auth files */
   size_t parallel;      /* layers fetched at once; 0: 6 */
+  const char *registries_d; /* --registries.d: where lookaside locations
+                               are configured (lookaside.h); NULL: default */
 };
 
 struct image_pulled {

@@ -71,6 +71,7 @@ struct pull {
   size_t nlayers;
   json_t *known; /* "blob diff_id" pairs the store's images vouch for */
   struct pull_progress *progress;
+  struct pull_sigs *sigs; /* pull_trust.c's */
 };
 
 /* pull_fetch.c: fetch what no store has, unpack every layer needed. On
@@ -80,6 +81,20 @@ void pull_layers_discard(struct pull *p);
 /* After a commit: downloads are blobs now, their partials are done. */
 void pull_partials_done(struct pull *p);
 void pull_blob_free(struct pull_blob *b);
+
+/* pull_trust.c: the top manifest's signatures from its lookaside into a
+ * temp dir, and the policy's verdict on them, before anything else is
+ * fetched; after the commit, the signatures into $CTR_ROOT/trust/sigstore
+ * and the pull's provenance event. */
+int pull_trust_check(struct pull *p, const struct ctr_paths *paths,
+                     const char *top_digest, ctr_err *err);
+void pull_trust_commit(struct pull *p, const struct ctr_paths *paths,
+                       const char *name, const char *digest);
+/* Before the commit: does the store have it all already (name pointing
+ * at desc's digest, or, without a name, that digest)? Then the pull is no
+ * event of the image's life, and records none. */
+void pull_trust_note_store(struct pull *p, const char *name, const json_t *desc);
+void pull_trust_free(struct pull *p);
 
 /* pull_progress.c: one line per layer blob on a terminal, as docker
  * draws it; NULL and silent elsewhere or when quiet. */

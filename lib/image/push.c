@@ -226,7 +226,7 @@ static int push_image(struct push *p, const struct ctr_paths *paths, const char 
     return ctr_usage(err, "%s is not a name of the store: give the destination "
                           "(push NAME REF)", name);
   if (parse_dest(p, dest ? dest : name, ctr_json_str(desc, "digest"), err) < 0 ||
-      plan(p, desc, err) < 0)
+      plan(p, desc, err) < 0 || push_trust_prepare(p, paths, name, dest ? dest : name, err) < 0)
     return -1;
   p->sources = image_sources_load(&p->s);
   p->progress = pull_progress_new(p->o->quiet);
@@ -234,6 +234,8 @@ static int push_image(struct push *p, const struct ctr_paths *paths, const char 
       push_send_manifests(p, err) < 0)
     return -1;
   record_sources(p);
+  if (push_trust_commit(p, paths, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -243,6 +245,7 @@ static void manifest_free(struct push_manifest *m) {
 }
 
 static void push_free(struct push *p) {
+  push_trust_free(p);
   for (size_t i = 0; i < p->nblobs; i++) {
     free(p->blobs[i].location);
     if (p->blobs[i].fd >= 0)

@@ -33,6 +33,8 @@ struct image_push_opts {
   const char *authfile;     /* --authfile, else the usual auth files */
   struct registry_opts reg; /* credentials, when NULL, from the auth files */
   size_t parallel;          /* blobs sent at once; 0: 6 */
+  const char *sign_by;      /* --sign-by FPR: sign the destination first */
+  const char *registries_d; /* --registries.d DIR (lookaside.h); NULL: default */
 };
 
 struct image_pushed {

@@ -59,11 +59,23 @@ struct push {
   struct push_manifest top;       /* what the reference names */
   json_t *sources;                /* blob-sources.json */
   struct pull_progress *progress;
+  struct push_sigs *sigs; /* push_trust.c's */
 };
 
 /* push_upload.c: every blob into the repository; then the manifests,
  * children first and the top one under p->reference last. */
 int push_send_blobs(struct push *p, ctr_err *err);
 int push_send_manifests(struct push *p, ctr_err *err);
+
+/* push_trust.c: before anything is sent, the destination's staging
+ * lookaside (registries.d) and, with --sign-by, its signature (kept only
+ * if the push succeeds); after the manifests, the signatures of the
+ * image's repository path and digest to the staging location and the
+ * push's provenance event. */
+int push_trust_prepare(struct push *p, const struct ctr_paths *paths,
+                       const char *name, const char *dest, ctr_err *err);
+int push_trust_commit(struct push *p, const struct ctr_paths *paths,
+                      ctr_err *err);
+void push_trust_free(struct push *p);
 
 #endif

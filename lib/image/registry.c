@@ -707,3 +707,20 @@ int registry_login(struct registry *r, ctr_err *err) {
   registry_resp_free(&resp);
   return ret;
 }
+
+size_t http_body_write(char *data, size_t size, size_t nmemb, void *arg) {
+  struct http_body *b = arg;
+  size_t n = size * nmemb;
+  char *nb;
+  if (b->len + n > b->max) {
+    b->too_big = true;
+    return 0;
+  }
+  if ((nb = realloc(b->buf, b->len + n + 1)) == NULL)
+    return 0;
+  memcpy(nb + b->len, data, n);
+  b->buf = nb;
+  b->len += n;
+  nb[b->len] = '\0';
+  return n;
+}

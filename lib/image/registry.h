@@ -190,4 +190,14 @@ bool registry_cursor_advance(struct registry_cursor *c, size_t len, size_t skip,
 char *registry_error_message(long status, const char *body, size_t len,
                              bool creds);
 
+/* A small response body held in memory, NUL-terminated, refused past
+ * max bytes (too_big set; the transfer then fails): a curl
+ * CURLOPT_WRITEFUNCTION with the struct as CURLOPT_WRITEDATA. */
+struct http_body {
+  char *buf;
+  size_t len, max;
+  bool too_big;
+};
+size_t http_body_write(char *data, size_t size, size_t nmemb, void *arg);
+
 #endif

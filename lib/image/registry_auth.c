@@ -74,32 +74,8 @@ static int keep_token(struct registry *r, const char *scope, char *value,
   return 0;
 }
 
-struct answer {
-  char *buf;
-  size_t len;
-  bool too_big;
-};
-
-static size_t on_answer(char *buf, size_t size, size_t n, void *arg) {
-  struct answer *a = arg;
-  size_t len = size * n;
-  char *nb;
-  if (a->len + len > TOKEN_ANSWER_MAX) {
-    a->too_big = true;
-    return 0;
-  }
-  nb = realloc(a->buf, a->len + len + 1);
-  if (nb == NULL)
-    return 0;
-  memcpy(nb + a->len, buf, len);
-  a->buf = nb;
-  a->len += len;
-  nb[a->len] = '\0';
-  return len;
-}
-
 /* One GET of the token URL; its status in *status. */
-static CURLcode token_get(struct registry *r, const char *url, struct answer *a,
+static CURLcode token_get(struct registry *r, const char *url, struct http_body *a,
                           long *status, char *errbuf) {
   CURL *h = curl_easy_init();
   CURLcode rc;
@@ -107,7 +83,7 @@ static CURLcode token_get(struct registry *r, const char *url, struct answer *a,
     return CURLE_OUT_OF_MEMORY;
   registry_setup_handle(r, h, errbuf);
   curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_answer);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_body_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
   if (r->user != NULL) {
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -135,7 +111,7 @@ static int fetch_token(struct registry *r, const char *scope, ctr_err *err) {
   if (url == NULL)
     return ctr_fail(err, ENOMEM, "token");
   for (int tries = 1;; tries++) {
-    struct answer a = {0};
+    struct http_body a = {.max = TOKEN_ANSWER_MAX};
     char errbuf[CURL_ERROR_SIZE];
     long status;
     char *token = NULL;

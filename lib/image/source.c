@@ -14,6 +14,7 @@
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/progress.h"
+#include "readhash.h"
 
 #define READ_BLOCK (1 << 20)
 
@@ -146,6 +147,7 @@ int source_open_archive(struct import_source *src, struct image_store *s,
   struct archive *a = archive_read_new();
   struct archive_entry *e;
   struct ctr_progress *prog = NULL;
+  struct read_hash rh;
   int64_t seen = 0;
   struct stat st;
   int r, ret = -1;
@@ -159,7 +161,7 @@ int source_open_archive(struct import_source *src, struct image_store *s,
   archive_read_support_filter_all(a);
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);
-  if (archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK) {
+  if (read_hash_open(a, &rh, fd, READ_BLOCK) != ARCHIVE_OK) {
     ctr_fail(err, 0, "%s: %s", what, archive_error_string(a));
     goto out;
   }
@@ -215,11 +217,16 @@ int source_open_archive(struct import_source *src, struct image_store *s,
     ctr_fail(err, 0, "%s: empty archive", what);
     goto out;
   }
+  if (read_hash_finish(&rh, src->digest, err) < 0) {
+    ctr_wrap(err, "%s", what);
+    goto out;
+  }
   ret = 0;
 out:
   read_progress(prog, a, &seen);
   ctr_progress_done(prog);
   archive_read_free(a);
+  read_hash_free(&rh);
   if (ret < 0)
     source_close(src);
   return ret;

@@ -25,6 +25,9 @@ struct import_source {
   size_t n, cap;
   struct image_blob_writer **needed; /* what the images reference */
   size_t nneeded;
+  /* sha256 of the input's bytes as read (an archive, a rootfs tarball,
+   * a host program), for the import's provenance; "" for a directory */
+  char digest[CTR_DIGEST_LEN + 1];
 };
 
 /* Stream the archive on fd (tar, optionally compressed) into staging. */

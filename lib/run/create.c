@@ -19,6 +19,7 @@ extern char **environ;
 #include "core/json.h"
 #include "core/log.h"
 #include "image/store.h"
+#include "image/trust.h"
 #include "image/unpack.h"
 #include "inroot.h"
 #include "network.h"
@@ -100,6 +101,13 @@ static int load_image(const struct ctr_paths *p, const char *ref, struct image_s
   s->trusted = true;
   if (image_resolve(s, ref, img, err) < 0)
     goto fail;
+  /* judged before anything is made, an unpack included; by its store
+   * name, the identity signatures name, but reported as the user said it */
+  if (trust_policy_present(p) &&
+      trust_check(p, img->name ? img->name : ref, img->digest, NULL, err) < 0) {
+    ctr_wrap(err, "%s", ref);
+    goto fail;
+  }
   present = image_layers_present(s, img, lowers, nlowers, err);
   if (present < 0)
     goto fail;

@@ -20,6 +20,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "create.h"
+#include "image/trust.h"
 #include "logwrite.h"
 #include "network.h"
 #include "process.h"
@@ -293,6 +294,16 @@ static void after_exit(struct monitor *m, int status, long ran_s) {
     m->delay_ms = m->delay_ms * 2 > 60000 ? 60000 : m->delay_ms * 2;
     if (run_state_stop_requested(m->p, m->c->id))
       break;
+    /* every start is judged, a restart too: what the policy now rejects
+     * stays down, and its log says why */
+    if (trust_enforce(m->p, ctr_json_str(m->c->state, "image"),
+                      ctr_json_str(m->c->state, "image_digest"), &err) < 0) {
+      char line[1200];
+      snprintf(line, sizeof(line), "ctr-run: restart: %s", err->msg);
+      log_error(m->c, line);
+      ctr_err_free(&err);
+      break;
+    }
     status = spawn(m);
     ran_s = 0;
   }

@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/tool.h"
 #include "create.h"
 #include "net/cidr.h"
 #include "net/netconf.h"
@@ -407,167 +408,11 @@ int run_net_write_etc(int dfd, const json_t *state, const char *hostname,
 
 /* ---- running ctr-net ---------------------------------------------------------- */
 
-static char *ctr_net_tool(void) {
-  char *beside = run_beside_self("ctr-net");
-  return beside ? beside : strdup("ctr-net");
-}
-
-/* The last non-empty line of text, without ctr-net's "ctr-net: ". */
-static void last_line(char *text, char *out, size_t len) {
-  char *line = NULL;
-  out[0] = '\0';
-  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-    if (l[strspn(l, " \t\r")] != '\0')
-      line = l;
-  if (line == NULL)
-    return;
-  if (strncmp(line, "ctr-net: ", 9) == 0)
-    line += 9;
-  snprintf(out, len, "%s", line);
-}
-
-/* Read both pipes to their ends (ctr-net may fill either first). */
-static int drain(int fds[2], char *bufs[2], size_t lens[2]) {
-  FILE *f[2] = {open_memstream(&bufs[0], &lens[0]), open_memstream(&bufs[1], &lens[1])};
-  int ret = 0;
-  while (fds[0] >= 0 || fds[1] >= 0) {
-    struct pollfd pfd[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-    if (poll(pfd, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      ret = -1;
-      break;
-    }
-    for (int i = 0; i < 2; i++) {
-      char chunk[4096];
-      ssize_t n;
-      if (fds[i] < 0 || pfd[i].revents == 0)
-        continue;
-      n = read(fds[i], chunk, sizeof(chunk));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        close(fds[i]);
-        fds[i] = -1;
-      } else if (f[i] != NULL) {
-        fwrite(chunk, 1, (size_t)n, f[i]);
-      }
-    }
-  }
-  for (int i = 0; i < 2; i++) {
-    if (fds[i] >= 0)
-      close(fds[i]);
-    if (f[i] == NULL || fclose(f[i]) != 0)
-      ret = -1;
-  }
-  return ret;
-}
-
-/* Our environment less CNI_*: with CNI_COMMAND set, ctr-net would be a
- * CNI plugin instead of the command line. NULL when out of memory. */
-static char **env_for_ctr_net(void) {
-  size_t n = 0;
-  char **envp;
-  for (char **e = environ; *e; e++)
-    n++;
-  envp = calloc(n + 1, sizeof(*envp));
-  if (envp == NULL)
-    return NULL;
-  n = 0;
-  for (char **e = environ; *e; e++)
-    if (strncmp(*e, "CNI_", 4) != 0)
-      envp[n++] = *e;
-  return envp;
-}
-
-/* Start argv with stdin /dev/null and its stdout and stderr into pipes
- * (their read ends in fds), every signal at its default and none
- * blocked: ours may be blocked while we supervise a container. */
-static int spawn_ctr_net(const char *const *argv, pid_t *pid, int fds[2], ctr_err *err) {
-  cleanup_free char **envp = env_for_ctr_net();
-  int po[2] = {-1, -1}, pe[2] = {-1, -1}, rc;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  sigset_t none, all;
-  if (envp == NULL)
-    return ctr_fail(err, ENOMEM, "ctr-net");
-  if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-    rc = errno;
-    if (po[0] >= 0) {
-      close(po[0]);
-      close(po[1]);
-    }
-    return ctr_fail(err, rc, "pipe");
-  }
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, po[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, pe[1], STDERR_FILENO);
-  rc = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(po[1]);
-  close(pe[1]);
-  if (rc != 0) {
-    close(po[0]);
-    close(pe[0]);
-    return ctr_fail(err, rc, "run %s", argv[0]);
-  }
-  fds[0] = po[0];
-  fds[1] = pe[0];
-  return 0;
-}
-
 /* ctr-net with the store's paths, then args (NULL-ended). Its stdout in
  * *out (NULL: dropped); when it fails, its own message in err. */
 static int ctr_net_run(const struct ctr_paths *p, const char *const *args, char **out,
                        ctr_err *err) {
-  cleanup_free char *tool = ctr_net_tool();
-  cleanup_free const char **argv = NULL;
-  cleanup_free char *text = NULL, *errors = NULL;
-  char *bufs[2] = {NULL, NULL};
-  size_t n = 0, lens[2] = {0, 0};
-  int fds[2] = {-1, -1}, status = 0;
-  pid_t pid;
-  if (out != NULL)
-    *out = NULL;
-  while (args[n] != NULL)
-    n++;
-  argv = calloc(n + 6, sizeof(*argv));
-  if (tool == NULL || argv == NULL)
-    return ctr_fail(err, ENOMEM, "ctr-net");
-  argv[0] = tool;
-  argv[1] = "--root";
-  argv[2] = p->root;
-  argv[3] = "--rundir";
-  argv[4] = p->rundir;
-  memcpy(argv + 5, args, n * sizeof(*argv));
-  if (spawn_ctr_net(argv, &pid, fds, err) < 0)
-    return -1;
-  drain(fds, bufs, lens);
-  text = bufs[0];
-  errors = bufs[1];
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    char why[1024];
-    last_line(errors ? errors : (char *)"", why, sizeof(why));
-    if (why[0] != '\0')
-      return ctr_fail(err, 0, "%s", why);
-    return ctr_fail(err, 0, "ctr-net %s: exit status %d", args[0],
-                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
-  if (out != NULL) {
-    *out = text;
-    text = NULL;
-  }
-  return 0;
+  return ctr_tool_run(p, "ctr-net", args, out, NULL, err);
 }
 
 /* ---- the pin ------------------------------------------------------------------ */
