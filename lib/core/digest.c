@@ -4,7 +4,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,44 +11,51 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "digest_int.h"
 
 /* libcrypto is loaded when something is first hashed, not linked: a
  * runtime's warm start hashes nothing (blobs are verified once, when they
  * come in, and chain ids are remembered), and linking libcrypto alone
  * would cost it 1.4 MB of resident memory at every start (relocations of
  * a 4.5 MB library). The table of its functions is filled once per
- * process and never changes after. */
-struct crypto {
-  EVP_MD_CTX *(*ctx_new)(void);
-  void (*ctx_free)(EVP_MD_CTX *);
-  const EVP_MD *(*sha256)(void);
-  int (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
-  int (*update)(EVP_MD_CTX *, const void *, size_t);
-  int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
-};
+ * process and never changes after.
+ *
+ * The hashing is SHA256_Init/Update/Final, not EVP: through EVP,
+ * OpenSSL 3 starts its default provider and builds its algorithm name
+ * tables on the first digest, 1.4 ms of CPU in every process that hashes
+ * anything (ctr-verify at each container start hashes a few small files);
+ * the low-level functions run the same assembly with none of that
+ * (measured equal at 1.2 GB/s on this machine). */
 
 static struct crypto crypto_fns;
 static bool crypto_ok;
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
+/* Tools that link libcrypto anyway (ctr-net and ctr-verify, statically:
+ * they run once per network attach and once per container start) pull
+ * in lib/core/digest_linked.c with -u ctr_crypto_linked; then the
+ * library already in the program serves, and nothing is loaded. */
+extern void ctr_crypto_linked(struct crypto *c) __attribute__((weak));
+
 static void crypto_load(void) {
-  void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+  void *h;
+  if (ctr_crypto_linked != NULL) {
+    ctr_crypto_linked(&crypto_fns);
+    crypto_ok = true;
+    return;
+  }
+  h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
   if (h == NULL) {
     /* an installation without libssl3: every hash fails, said once */
     fprintf(stderr, "ctr: cannot load libcrypto.so.3 (package libssl3): %s\n", dlerror());
     return;
   }
-  crypto_fns.ctx_new = (EVP_MD_CTX * (*)(void)) dlsym(h, "EVP_MD_CTX_new");
-  crypto_fns.ctx_free = (void (*)(EVP_MD_CTX *))dlsym(h, "EVP_MD_CTX_free");
-  crypto_fns.sha256 = (const EVP_MD *(*)(void))dlsym(h, "EVP_sha256");
-  crypto_fns.init = (int (*)(EVP_MD_CTX *, const EVP_MD *, ENGINE *))dlsym(h, "EVP_DigestInit_ex");
-  crypto_fns.update = (int (*)(EVP_MD_CTX *, const void *, size_t))dlsym(h, "EVP_DigestUpdate");
-  crypto_fns.final =
-      (int (*)(EVP_MD_CTX *, unsigned char *, unsigned int *))dlsym(h, "EVP_DigestFinal_ex");
-  crypto_ok = crypto_fns.ctx_new && crypto_fns.ctx_free && crypto_fns.sha256 && crypto_fns.init &&
-              crypto_fns.update && crypto_fns.final;
+  crypto_fns.init = (int (*)(SHA256_CTX *))dlsym(h, "SHA256_Init");
+  crypto_fns.update = (int (*)(SHA256_CTX *, const void *, size_t))dlsym(h, "SHA256_Update");
+  crypto_fns.final = (int (*)(unsigned char *, SHA256_CTX *))dlsym(h, "SHA256_Final");
+  crypto_ok = crypto_fns.init && crypto_fns.update && crypto_fns.final;
   if (!crypto_ok)
-    fprintf(stderr, "ctr: libcrypto.so.3 lacks the EVP digest functions\n");
+    fprintf(stderr, "ctr: libcrypto.so.3 lacks the SHA256 functions\n");
 }
 
 static const struct crypto *crypto(void) {
@@ -59,7 +65,7 @@ static const struct crypto *crypto(void) {
 
 struct ctr_sha256 {
   const struct crypto *c;
-  EVP_MD_CTX *ctx;
+  SHA256_CTX ctx;
   bool failed;
 };
 
@@ -72,16 +78,15 @@ ctr_sha256 *ctr_sha256_new(void) {
   if (h == NULL)
     return NULL;
   h->c = c;
-  h->ctx = c->ctx_new();
-  if (h->ctx == NULL || c->init(h->ctx, c->sha256(), NULL) != 1) {
-    ctr_sha256_free(h);
+  if (c->init(&h->ctx) != 1) {
+    free(h);
     return NULL;
   }
   return h;
 }
 
 void ctr_sha256_update(ctr_sha256 *h, const void *buf, size_t len) {
-  if (h->c->update(h->ctx, buf, len) != 1)
+  if (h->c->update(&h->ctx, buf, len) != 1)
     h->failed = true;
 }
 
@@ -104,9 +109,8 @@ static void no_digest(char out[CTR_DIGEST_LEN + 1]) {
 }
 
 void ctr_sha256_final(ctr_sha256 *h, char out[CTR_DIGEST_LEN + 1]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (h->failed || h->c->final(h->ctx, md, &n) != 1 || n != 32)
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  if (h->failed || h->c->final(md, &h->ctx) != 1)
     no_digest(out);
   else
     to_hex(md, out);
@@ -116,8 +120,6 @@ void ctr_sha256_final(ctr_sha256 *h, char out[CTR_DIGEST_LEN + 1]) {
 void ctr_sha256_free(ctr_sha256 *h) {
   if (h == NULL)
     return;
-  if (h->ctx != NULL)
-    h->c->ctx_free(h->ctx);
   free(h);
 }
 

@@ -10,14 +10,6 @@
 #include "core/error.h"
 #include "store.h"
 
-/* On an image's index.json descriptor: the digest of the index
- * (manifest list) it was picked from when a pull chose one platform. The
- * index's bytes are a blob of the store as long as a descriptor names
- * it, so that signatures of the index (which is what skopeo signs for a
- * tag) still judge the image after the pull: ctr-verify accepts them when
- * that blob lists the image's manifest. */
-#define IMAGE_INDEX_DIGEST_ANNOTATION "io.ctr.image.index.digest"
-
 struct gc_report {
   size_t blobs, layers, temps, images;
   off_t bytes;

@@ -15,7 +15,6 @@
 #include "core/digest.h"
 #include "core/fs.h"
 #include "core/json.h"
-#include "image/gc.h"
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "image/store.h"
