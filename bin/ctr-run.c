@@ -539,6 +539,7 @@ static int cmd_start(struct args *a, int argc, char **argv, int *status, ctr_err
   /* the policy may have changed since create: a rejected image's
    * container stays, not started */
   if (trust_enforce(&paths, ctr_json_str(c.state, "image"),
+                    json_object_get(c.state, "trust_names"),
                     ctr_json_str(c.state, "image_digest"), err) < 0) {
     ctr_wrap(err, "start %s", argv[optind]);
     goto out;

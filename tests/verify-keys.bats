@@ -440,3 +440,107 @@ payload_of() {
   sleep 1
   ! pgrep -f "gpg-agent --homedir $CTR_ROOT/trust/gnupg" >/dev/null
 }
+
+# ---- the copies policies name follow the keyring ----
+
+# NAME's simple-signing signature of busybox:latest into $SIGS/signature-1.
+sign_busybox_as() {
+  SIGS=$BATS_TEST_TMPDIR/sigs
+  mkdir -p "$SIGS"
+  jq -cn --arg d "$(index_digest busybox:latest)" \
+    '{critical: {identity: {"docker-reference": "docker.io/library/busybox:latest"},
+      image: {"docker-manifest-digest": $d}, type: "atomic container signature"}, optional: {}}' |
+    gpg_as "$1" --yes --sign --output "$SIGS/signature-1"
+}
+
+# The validity field of the primary key in a key file ("r": revoked).
+key_file_validity() {
+  local home=$BATS_TEST_TMPDIR/show-gnupg
+  mkdir -p -m 0700 "$home"
+  gpg --homedir "$home" --batch --show-keys --with-colons "$1" 2>/dev/null | awk -F: '$1 == "pub" { print $2; exit }'
+}
+
+@test "key import of a revocation certificate: exit 0, and the key a policy names is revoked at the next verify" {
+  import_busybox
+  alice=$(gpg_key alice)
+  ctr-verify key import "$BATS_TEST_TMPDIR/alice.pub" >/dev/null
+  run ctr-verify policy set --signed-by "$alice"
+  assert_success
+  sign_busybox_as alice
+  run ctr-verify verify --signatures "$SIGS" busybox
+  assert_success
+  # the certificate gpg made with the key, as a user would get it
+  sed 's/^:-----/-----/' "$(gpg_home alice)/openpgp-revocs.d/$alice.rev" >"$BATS_TEST_TMPDIR/alice.rev"
+  run --separate-stderr ctr-verify key import "$BATS_TEST_TMPDIR/alice.rev"
+  assert_success
+  assert_output "$alice"
+  run ctr-verify key ls --format json
+  [ "$(jq -r '.[0].status' <<<"$output")" = revoked ]
+  [ "$(key_file_validity "$CTR_ROOT/trust/keys/$alice.gpg")" = r ]
+  run --separate-stderr ctr-verify verify --signatures "$SIGS" busybox
+  assert_failure 1
+  [ "$stderr" = "ctr-verify: verify busybox: Invalid GPG signature by key $alice: the signing key has been revoked" ]
+  # importing it again is harmless
+  run --separate-stderr ctr-verify key import "$BATS_TEST_TMPDIR/alice.rev"
+  assert_success
+  assert_output "$alice"
+}
+
+@test "key import: a revocation certificate for a key not in the keyring changes nothing" {
+  alice=$(gpg_key alice)
+  bob=$(gpg_key bob)
+  ctr-verify key import "$BATS_TEST_TMPDIR/bob.pub" >/dev/null
+  sed 's/^:-----/-----/' "$(gpg_home alice)/openpgp-revocs.d/$alice.rev" >"$BATS_TEST_TMPDIR/alice.rev"
+  remember
+  run --separate-stderr ctr-verify key import "$BATS_TEST_TMPDIR/alice.rev"
+  assert_error 1 "key import" "no usable OpenPGP keys"
+  assert_unchanged
+}
+
+@test "key import: a new signing subkey of a known key reaches the policy's copy" {
+  import_busybox
+  alice=$(gpg_key alice)
+  ctr-verify key import "$BATS_TEST_TMPDIR/alice.pub" >/dev/null
+  run ctr-verify policy set --signed-by "$alice"
+  assert_success
+  before=$(sha256sum <"$CTR_ROOT/trust/keys/$alice.gpg")
+  gpg_as alice --quick-add-key "$alice" ed25519 sign never 2>/dev/null
+  gpg_as alice --export >"$BATS_TEST_TMPDIR/alice2.pub"
+  run --separate-stderr ctr-verify key import "$BATS_TEST_TMPDIR/alice2.pub"
+  assert_success
+  assert_output "$alice"
+  [ "$(sha256sum <"$CTR_ROOT/trust/keys/$alice.gpg")" != "$before" ]
+  [ "$(stat -c %a "$CTR_ROOT/trust/keys/$alice.gpg")" = 644 ]
+  # gpg signs with the new subkey: only the refreshed copy knows it
+  sign_busybox_as alice
+  run ctr-verify verify --signatures "$SIGS" busybox
+  assert_success
+  assert_line --regexp "signature-1 by $alice"
+}
+
+@test "key rm refuses a key policy.json or provenance.json names, until the policy changes" {
+  alice=$(gpg_key alice)
+  ctr-verify key import "$BATS_TEST_TMPDIR/alice.pub" >/dev/null
+  run ctr-verify policy set --scope docker.io/library/busybox --signed-by "$alice"
+  assert_success
+  remember
+  run --separate-stderr ctr-verify key rm "$alice"
+  assert_error 1 "key rm $alice" "$CTR_ROOT/trust/policy.json" "change the policy first"
+  assert_unchanged
+  run ctr-verify policy rm --scope docker.io/library/busybox
+  assert_success
+  run ctr-verify policy set --scope quay.io --require-origin pull:quay.io --origin-signed-by "$alice"
+  assert_success
+  remember
+  run --separate-stderr ctr-verify key rm "$alice"
+  assert_error 1 "key rm $alice" "$CTR_ROOT/trust/provenance.json" "change the policy first"
+  assert_unchanged
+  run ctr-verify policy rm --scope quay.io --origin
+  assert_success
+  run --separate-stderr ctr-verify key rm "$alice"
+  assert_success
+  run ctr-verify key ls -q
+  assert_output ""
+  # the copy stays: nothing names it, and removing it is not key rm's business
+  [ -f "$CTR_ROOT/trust/keys/$alice.gpg" ]
+}

@@ -589,3 +589,98 @@ EOF
   run ctr-verify policy rm --scope docker.io/library/busybox --origin
   assert_failure 1
 }
+
+@test "policy set checks the origin side before it writes anything" {
+  ctr-verify key import "$GPG_KEYS/alice.pub" >/dev/null
+  ctr-verify policy set --reject
+  before=$(trust_listing)
+  # the policy side is good (an exported key, a new scope): it must not be
+  # written when the origin side then fails
+  run --separate-stderr ctr-verify policy set --scope docker.io/library/busybox --signed-by "$ALICE" \
+    --require-origin pull:docker.io --origin-signed-by /nonexistent
+  assert_failure 2
+  [ "$stderr" = "ctr-verify: policy set: origin key /nonexistent: neither a key file nor a key fingerprint" ]
+  [ "$(trust_listing)" = "$before" ]
+  # a file that holds no key would make every later verify an error
+  run --separate-stderr ctr-verify policy set --scope docker.io/library/busybox --signed-by "$ALICE" \
+    --origin-signed-by /etc/hostname
+  assert_failure 1
+  [[ "$stderr" == "ctr-verify: policy set: origin key /etc/hostname: "* ]]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [ "$(trust_listing)" = "$before" ]
+  run --separate-stderr ctr-verify policy set --accept --origin-signed-by 0123456789ABCDEF0123
+  assert_failure
+  [[ "$stderr" == "ctr-verify: policy set: origin key 0123456789ABCDEF0123: "* ]]
+  [ "$(trust_listing)" = "$before" ]
+  # an existing provenance.json that does not parse is not edited, and
+  # policy.json is not written either
+  echo '{"scopes": {"quay.io": {}}}' >"$CTR_ROOT/trust/provenance.json"
+  before=$(trust_listing)
+  run --separate-stderr ctr-verify policy set --accept --require-origin pull:quay.io
+  assert_failure 1
+  [[ "$stderr" == "ctr-verify: policy set: provenance.json: "* ]]
+  [ "$(trust_listing)" = "$before" ]
+  rm "$CTR_ROOT/trust/provenance.json"
+  # and the same command with a good key writes all three
+  run ctr-verify policy set --scope docker.io/library/busybox --signed-by "$ALICE" \
+    --require-origin pull:docker.io --origin-signed-by "$ALICE"
+  assert_success
+  [ -f "$CTR_ROOT/trust/keys/$ALICE.gpg" ]
+  [ "$(jq -r '.transports.docker["docker.io/library/busybox"][0].type' "$CTR_ROOT/trust/policy.json")" = signedBy ]
+  [ "$(jq -c '.scopes["docker.io/library/busybox"]' "$CTR_ROOT/trust/provenance.json")" = \
+    "{\"origins\":[\"pull:docker.io\"],\"keyPaths\":[\"keys/$ALICE.gpg\"]}" ]
+}
+
+# ---- what bounds a cached verdict: signature, subkey, origin signer ----
+
+# The expiry a cached verdict carries (there is one verdict).
+cached_expiry() { jq .expires "$CTR_RUNDIR"/trust/verdicts/*; }
+
+@test "verdict cache: a signature's own expiry bounds the cached verdict" {
+  signed_by "$GPG_KEYS/alice.pub"
+  jq -cn --arg d "$D" '{critical: {identity: {"docker-reference": "docker.io/library/busybox:latest"},
+      image: {"docker-manifest-digest": $d}, type: "atomic container signature"}, optional: {}}' |
+    gpg_as alice --yes --default-sig-expire seconds=8 --sign --output "$SIGS/signature-1"
+  exp=$(gpg_as alice --status-fd 1 --verify "$SIGS/signature-1" 2>/dev/null | awk '$2 == "VALIDSIG" { print $6 }')
+  [ "$exp" -gt "$(date +%s)" ]
+  run ctr-verify verify --signatures "$SIGS" busybox
+  assert_success
+  [ "$(cached_expiry)" = "$exp" ]
+  # the same inputs once the signature has expired: judged afresh, refused
+  while [ "$(date +%s)" -le "$exp" ]; do sleep 1; done
+  run --separate-stderr ctr-verify verify --signatures "$SIGS" busybox
+  assert_failure 1
+  [[ "$stderr" == "ctr-verify: verify busybox: Invalid GPG signature by key $ALICE: the signature has expired" ]]
+}
+
+@test "verdict cache: the signing subkey's expiry bounds the cached verdict" {
+  GPG_KEYS=$BATS_TEST_TMPDIR
+  dave=$(gpg_key dave)
+  gpg_as dave --quick-add-key "$dave" ed25519 sign 2d 2>/dev/null
+  gpg_as dave --export >"$GPG_KEYS/dave.pub"
+  sub=$(gpg_as dave --list-keys --with-colons "$dave" | awk -F: '$1 == "sub" { print $7; exit }')
+  [ -n "$sub" ]
+  signed_by "$GPG_KEYS/dave.pub"
+  # gpg signs with the newest signing subkey; the primary key never expires
+  sign_as dave docker.io/library/busybox:latest "$D" 1
+  run ctr-verify verify --signatures "$SIGS" busybox
+  assert_success
+  [ "$(cached_expiry)" = "$sub" ]
+}
+
+@test "verdict cache: the key that signed the origin statement bounds the cached verdict" {
+  run ctr-verify key gen --expire 3
+  assert_success
+  host=$output
+  run ctr-verify key ls --format json
+  exp=$(date -d "$(jq -r '.[0].expires' <<<"$output")" +%s)
+  [ "$exp" -gt "$(date +%s)" ]
+  A=sha256:$(printf 'a%.0s' {1..64})
+  ctr-verify attest pull "$A" reference=quay.io/a/b:1 >/dev/null
+  run ctr-verify policy set --require-origin pull:quay.io --origin-signed-by "$host"
+  assert_success
+  run ctr-verify verify --digest "$A" quay.io/a/b:1
+  assert_success
+  assert_line --regexp "^PASS +origin +pull:quay.io/a/b, statement signed by $host$"
+  [ "$(cached_expiry)" = "$exp" ]
+}

@@ -115,8 +115,9 @@ sigstore_of() { # REPO DIGEST
 # A pull the policy rejects: exit 1, one stderr line naming the reason,
 # and the store and the trust tree exactly as they were.
 assert_rejected() { # REF REASON
-  local before
+  local before logged
   before=$(store_listing 2>/dev/null || true)
+  logged=$(wc -l <"$REGISTRY_DIR/registry.log")
   run --separate-stderr ctr-image pull -q "$1"
   assert_failure 1
   [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr has ${#stderr_lines[@]} lines: $stderr"
@@ -124,8 +125,13 @@ assert_rejected() { # REF REASON
   [[ $stderr == *"$2"* ]] || fail "stderr lacks '$2': $stderr"
   [ -z "$output" ]
   [ "$(store_listing 2>/dev/null || true)" = "$before" ] || fail "the store changed"
-  # no layer was asked for: the verdict came first
-  ! grep -q "GET /v2/lib/[a-z]*/blobs/" <(tail -n 5 "$REGISTRY_DIR/registry.log") || true
+  # no layer was asked for: the verdict came first (the registry's log
+  # since the pull began names no blob; its manifest was asked for)
+  tail -n "+$((logged + 1))" "$REGISTRY_DIR/registry.log" >"$BATS_TEST_TMPDIR/pull.log"
+  grep -q "GET /v2/lib/[a-z]*/manifests/" "$BATS_TEST_TMPDIR/pull.log" ||
+    fail "the pull asked no manifest: $(cat "$BATS_TEST_TMPDIR/pull.log")"
+  run grep "GET /v2/lib/[a-z]*/blobs/" "$BATS_TEST_TMPDIR/pull.log"
+  assert_failure 1
   [ -z "$(ls -A "$CTR_RUNDIR" 2>/dev/null | grep pull-signatures)" ]
 }
 
@@ -525,6 +531,103 @@ import_alice_secret() {
   run --separate-stderr ctr-image push --sign-by "$ALICE" busybox "127.0.0.1:1/gone/bb:1"
   assert_failure 1
   [ "$(sign_listing)" = "$before" ] || diff <(echo "$before") <(sign_listing)
+}
+
+# A registry that holds every request until $W/release exists, then
+# answers 400: a push to it fails when the test says so. Sets HOLD.
+serve_hold() {
+  local port
+  port=$(registry__free_port)
+  python3 -c '
+import os, socket, sys, threading, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+def serve(c):
+    try:
+        c.recv(65536)
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.05)
+        c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()' "$port" "$W/release" \
+    </dev/null >/dev/null 2>&1 3>&- &
+  SERVER_PIDS+=($!)
+  HOLD=127.0.0.1:$port
+  for _ in $(seq 50); do
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' \
+      "$port" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+@test "push --sign-by: a failed push keeps its signature once another signer added a newer one" {
+  import_alice_secret
+  CTR_ROOT=$CTR_ROOT ctr-image import --from-host busybox >/dev/null
+  digest=$(index_digest busybox:latest)
+  serve_hold
+  s=$(sigstore_of race/bb "$digest")
+  ctr-image push -q --sign-by "$ALICE" busybox "$HOLD/race/bb:1" 2>"$W/push.err" 3>&- &
+  push=$!
+  for _ in $(seq 100); do
+    [ -e "$s/signature-1" ] && break
+    sleep 0.1
+  done
+  [ -e "$s/signature-1" ] || fail "the push made no signature"
+  cp "$s/signature-1" "$W/pushed"
+  # another push signs the same image for the same name while this one
+  # waits on the registry: a second later, so other bytes, signature-2
+  sleep 1
+  run ctr-verify sign -k "$ALICE" --identity "$HOLD/race/bb:1" busybox
+  assert_success
+  assert_output "$s/signature-2"
+  touch "$W/release"
+  rc=0
+  wait "$push" || rc=$?
+  [ "$rc" -eq 1 ] || fail "push exited $rc: $(cat "$W/push.err")"
+  [ "$(wc -l <"$W/push.err")" -eq 1 ] || fail "stderr: $(cat "$W/push.err")"
+  grep -q "^ctr-image: push busybox $HOLD/race/bb:1: " "$W/push.err" || fail "stderr: $(cat "$W/push.err")"
+  # removing signature-1 would have hidden signature-2: a reader stops
+  # at the first gap
+  cmp "$s/signature-1" "$W/pushed"
+  [ -e "$s/signature-2" ]
+  [ ! -e "$s/signature-3" ]
+}
+
+@test "push --sign-by: a failed push keeps a signature that was there before it, even with the same bytes" {
+  import_alice_secret
+  CTR_ROOT=$CTR_ROOT ctr-image import --from-host busybox >/dev/null
+  digest=$(index_digest busybox:latest)
+  s=$(sigstore_of gone/bb "$digest")
+  # a registry that fails the push at once (a refused connection is
+  # tried again, for seconds)
+  touch "$W/release"
+  serve_hold
+  # The same key, image, name and second make the same bytes, and
+  # sigstore_add hands back the signature-N already there. Both must
+  # fall into one second: start each try at the beginning of one.
+  for _ in 1 2 3 4 5 6 7 8; do
+    rm -rf "$CTR_ROOT/trust/sigstore"
+    sleep "$(python3 -c 'import time; print(1.02 - time.time() % 1)')"
+    t0=$(date +%s)
+    run ctr-verify sign -q -k "$ALICE" --identity "$HOLD/gone/bb:1" busybox
+    assert_success
+    cp "$s/signature-1" "$W/earlier"
+    run --separate-stderr ctr-image push -q --sign-by "$ALICE" busybox "$HOLD/gone/bb:1"
+    t1=$(date +%s)
+    assert_failure 1
+    [ "$t0" = "$t1" ] && break
+  done
+  [ "$t0" = "$t1" ] || skip "signing and pushing never fit into one second"
+  [ -f "$s/signature-1" ] || fail "the failed push removed the signature made before it"
+  cmp "$s/signature-1" "$W/earlier"
+  [ ! -e "$s/signature-2" ]
 }
 
 # ---- an image picked from a signed index, judged again at run ----------------

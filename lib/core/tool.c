@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +155,9 @@ int ctr_tool_run(const struct ctr_paths *p, const char *name,
   char *bufs[2] = {NULL, NULL};
   size_t n = 0, lens[2] = {0, 0};
   int fds[2] = {-1, -1}, st = 0, code;
-  pid_t pid;
+  struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+  bool reset;
+  pid_t pid, w;
   if (out != NULL)
     *out = NULL;
   if (status != NULL)
@@ -170,13 +173,27 @@ int ctr_tool_run(const struct ctr_paths *p, const char *name,
   argv[3] = "--rundir";
   argv[4] = p->rundir;
   memcpy(argv + 5, args, n * sizeof(*argv));
-  if (spawn_tool(argv, &pid, fds, err) < 0)
+  /* With SIGCHLD ignored (a disposition that survives exec: some
+   * daemons and launchers leave it so) the kernel reaps the tool itself
+   * and its status is lost; a trust check must never read that as 0. */
+  sigaction(SIGCHLD, NULL, &old);
+  reset = old.sa_handler == SIG_IGN;
+  if (reset)
+    sigaction(SIGCHLD, &dfl, NULL);
+  if (spawn_tool(argv, &pid, fds, err) < 0) {
+    if (reset)
+      sigaction(SIGCHLD, &old, NULL);
     return -1;
+  }
   drain(fds, bufs, lens);
   text = bufs[0];
   errors = bufs[1];
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
     ;
+  if (reset)
+    sigaction(SIGCHLD, &old, NULL);
+  if (w != pid)
+    return ctr_fail(err, errno, "%s %s: its exit status is lost", name, args[0] ? args[0] : "");
   code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   if (status != NULL)
     *status = code;

@@ -94,29 +94,33 @@ static int unpack_with_ctr_image(const struct ctr_paths *p, const char *digest, 
  * holding the gc lock (shared), so no prune removes the layers before the
  * container's state.json lists them; the caller closes it. */
 static int load_image(const struct ctr_paths *p, const char *ref, struct image_store *s,
-                      struct image *img, char ***lowers, size_t *nlowers, ctr_err *err) {
+                      struct image *img, json_t **names, char ***lowers,
+                      size_t *nlowers, ctr_err *err) {
   int present;
+  *names = NULL;
   if (image_store_open(s, p, STORE_READ, err) < 0)
     return -1;
   s->trusted = true;
   if (image_resolve(s, ref, img, err) < 0)
     goto fail;
-  /* judged before anything is made, an unpack included; by its store
-   * name, the identity signatures name, but reported as the user said it */
-  if (trust_policy_present(p) &&
-      trust_check(p, img->name ? img->name : ref, img->digest, NULL, err) < 0) {
-    ctr_wrap(err, "%s", ref);
+  /* The names it is judged under are fixed now, policy or not, so a
+   * later start judges the same ones whatever happens to the tags. It is
+   * judged before anything is made, an unpack included; by the names
+   * signatures and scopes use, but reported as the user said it. */
+  if (trust_names(s, ref, img, names, err) < 0 ||
+      trust_enforce(p, ref, *names, img->digest, err) < 0)
     goto fail;
-  }
   present = image_layers_present(s, img, lowers, nlowers, err);
   if (present < 0)
     goto fail;
   if (present == 0) {
     image_store_close(s);
-    if (unpack_with_ctr_image(p, img->digest, err) < 0)
+    if (unpack_with_ctr_image(p, img->digest, err) < 0 ||
+        image_store_open(s, p, STORE_READ, err) < 0) {
+      json_decref(*names);
+      *names = NULL;
       return -1;
-    if (image_store_open(s, p, STORE_READ, err) < 0)
-      return -1;
+    }
     s->trusted = true;
     present = image_layers_present(s, img, lowers, nlowers, err);
     if (present <= 0) {
@@ -127,6 +131,8 @@ static int load_image(const struct ctr_paths *p, const char *ref, struct image_s
   }
   return 0;
 fail:
+  json_decref(*names);
+  *names = NULL;
   image_store_close(s);
   return -1;
 }
@@ -262,12 +268,13 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   cleanup_json json_t *anon_names = NULL;
   cleanup_json json_t *anon_used = json_array();
   cleanup_json json_t *vols_made = json_array();
+  json_t *judged_names = NULL;
   const json_t *icfg;
   struct run_idmap idmap = {0};
   bool made = false;
   int ret = -1;
 
-  if (load_image(p, o->image, &store, &img, &lowers, &nlowers, err) < 0)
+  if (load_image(p, o->image, &store, &img, &judged_names, &lowers, &nlowers, err) < 0)
     goto out;
   store_open = true;
   icfg = json_object_get(img.config, "config");
@@ -281,6 +288,8 @@ int run_create(const struct ctr_paths *p, const struct run_opts *o,
   json_object_set_new(c->state, "image", json_string(o->image));
   json_object_set_new(c->state, "image_digest", json_string(img.digest));
   json_object_set_new(c->state, "image_id", json_string(img.config_digest));
+  json_object_set_new(c->state, "trust_names", judged_names);
+  judged_names = NULL;
   dfd = ctr_open_dir(AT_FDCWD, c->dir, err);
   if (dfd < 0 || mkdirat(dfd, "rootfs", 0755) < 0 || mkdirat(dfd, "upper", 0755) < 0 ||
       mkdirat(dfd, "work", 0700) < 0) {
@@ -372,6 +381,7 @@ out:
   }
   if (store_open)
     image_store_close(&store);
+  json_decref(judged_names);
   json_decref(config);
   run_user_free(&user);
   image_unpack_free(lowers, nlowers);

@@ -297,6 +297,7 @@ static void after_exit(struct monitor *m, int status, long ran_s) {
     /* every start is judged, a restart too: what the policy now rejects
      * stays down, and its log says why */
     if (trust_enforce(m->p, ctr_json_str(m->c->state, "image"),
+                      json_object_get(m->c->state, "trust_names"),
                       ctr_json_str(m->c->state, "image_digest"), &err) < 0) {
       char line[1200];
       snprintf(line, sizeof(line), "ctr-run: restart: %s", err->msg);

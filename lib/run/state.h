@@ -1,7 +1,9 @@
 /* What is true of a container now. Two files make it up:
  *
  *   $CTR_ROOT/containers/<id>/state.json   durable: id, name, image,
- *       image_digest, image_id, created, command, labels, hostname, rm,
+ *       image_digest, image_id, trust_names (the names the trust policy
+ *       judges the image under, fixed at create: image/trust.h
+ *       trust_names), created, command, labels, hostname, rm,
  *       stop_signal, stop_timeout, restart {name, max}, lower, and how it
  *       last ended: status ("created" or "exited"), exit_code, oom_killed,
  *       started, finished, restart_count.

@@ -311,6 +311,9 @@ static void entry_signature(json_t *entry, struct vgpg *g,
     if (v.valid) {
       json_object_set_new(entry, "signer", json_string(v.fpr));
       json_object_set_new(entry, "signature", json_string("valid"));
+      /* how long this signature holds: bounds a cached verdict */
+      if (v.not_after > 0)
+        json_object_set_new(entry, "not_after", json_integer((json_int_t)v.not_after));
       if (vgpg_find(g, v.fpr, false, &key, &e) == 0) {
         json_object_set_new(entry, "uid", json_string(key.uid));
         free(key.uid);

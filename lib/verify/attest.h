@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "verify/report.h"
@@ -33,10 +34,13 @@ int attest_chain(const char *trust_dir, const char *digest, json_t **out,
  * "origin" check to r when the file exists (nothing when it does not):
  * the first statement recorded about digest must be intact, name one of
  * the scope's origins and, when the scope lists keys, be signed by one.
- * A malformed provenance.json is an error, never an acceptance. */
+ * A malformed provenance.json is an error, never an acceptance. *until
+ * (0: never) gets when an accepted keyed check stops holding by itself:
+ * the statement signature's not_after (its own, its subkey's and its
+ * key's expiry, the earliest). */
 int origin_policy_check(const char *trust_dir, const char *keyring_cache,
                         const char *ref, const char *digest,
-                        struct verify_report *r, ctr_err *err);
+                        struct verify_report *r, time_t *until, ctr_err *err);
 /* Add (or with `remove`, drop) a scope's origin requirement: origins are
  * "pull:REGISTRY[/REPO]" or "import:sha256:HEX", any of which satisfies
  * it; keys must have signed the statement when given: key files, or
@@ -47,6 +51,23 @@ int origin_policy_set(const char *trust_dir, const char *scope,
                       char *const *origins, size_t norigins,
                       char *const *keys, size_t nkeys, bool remove,
                       ctr_err *err);
+/* origin_policy_set in two steps, so that `policy set`, which changes
+ * policy.json too, runs every check before it writes anything. prepare
+ * validates scope and origins, resolves the keys (a fingerprint is
+ * exported from ctr's keyring into memory; a key file, when keyring_cache
+ * is given, must open as a keyring) and builds and checks the new
+ * provenance.json; it writes nothing. Returns 0 with *out, or 1 (*out
+ * NULL) when `remove` finds nothing to remove. commit writes the exported
+ * keys to trust/keys/, then provenance.json (removed when it requires
+ * nothing any more). */
+struct origin_change;
+int origin_policy_prepare(const char *trust_dir, const char *keyring_cache,
+                          const char *scope, char *const *origins,
+                          size_t norigins, char *const *keys, size_t nkeys,
+                          bool remove, struct origin_change **out,
+                          ctr_err *err);
+int origin_policy_commit(struct origin_change *c, ctr_err *err);
+void origin_change_free(struct origin_change *c);
 /* provenance.json as JSON (NULL when there is none). */
 int origin_policy_show(const char *trust_dir, json_t **out, ctr_err *err);
 

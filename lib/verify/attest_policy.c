@@ -103,13 +103,61 @@ int origin_policy_show(const char *trust_dir, json_t **out, ctr_err *err) {
   return origin_policy_parse(buf, len, out, err);
 }
 
+/* A change to provenance.json, checked and ready to write. */
+struct origin_key_export {
+  char *name; /* <FPR>.gpg under trust/keys */
+  char *data;
+  size_t len;
+};
+struct origin_change {
+  char *trust_dir;
+  json_t *file; /* the new provenance.json; empty: remove it */
+  struct origin_key_export *exports;
+  size_t nexports;
+};
+
+void origin_change_free(struct origin_change *c) {
+  if (c == NULL)
+    return;
+  for (size_t i = 0; i < c->nexports; i++) {
+    free(c->exports[i].name);
+    free(c->exports[i].data);
+  }
+  free(c->exports);
+  json_decref(c->file);
+  free(c->trust_dir);
+  free(c);
+}
+
+/* A key file must hold a public key: one that does not would make every
+ * later verify an error. Proved by opening it as verify will (which also
+ * warms the keyring cache). */
+static int key_file_check(const char *keyring_cache, const char *key,
+                          const char *path, ctr_err *err) {
+  cleanup_free char *buf = NULL;
+  const void *blocks[1];
+  struct vgpg *g = NULL;
+  size_t len;
+
+  if (ctr_read_file(AT_FDCWD, path, KEY_FILE_MAX, &buf, &len, err) < 0)
+    return ctr_wrap(err, "origin key %s", key);
+  blocks[0] = buf;
+  if (vgpg_open_keys(keyring_cache, blocks, &len, 1, &g, err) < 0)
+    return ctr_wrap(err, "origin key %s", key);
+  vgpg_close(g);
+  return 0;
+}
+
 /* A key named on the command line, as provenance.json keeps it: a file
- * (absolute path), or a fingerprint in ctr's keyring, exported to
- * trust/keys/<FPR>.gpg (where `policy set --signed-by` puts them too) and
- * kept relative to the trust directory. */
-static int key_path(const char *trust_dir, const char *key, char **out,
+ * (absolute path), or a fingerprint in ctr's keyring, exported (into c,
+ * written by commit) to trust/keys/<FPR>.gpg, where `policy set
+ * --signed-by` puts them too, and kept relative to the trust directory.
+ * Writes nothing. */
+static int key_path(const char *trust_dir, const char *keyring_cache,
+                    const char *key, struct origin_change *c, char **out,
                     ctr_err *err) {
-  cleanup_free char *home = NULL, *data = NULL, *dir = NULL, *name = NULL;
+  cleanup_free char *home = NULL, *data = NULL, *name = NULL;
+  struct origin_key_export *grown;
   struct vgpg *g = NULL;
   struct vgpg_key k;
   char resolved[PATH_MAX];
@@ -119,19 +167,22 @@ static int key_path(const char *trust_dir, const char *key, char **out,
 
   if (stat(key, &st) == 0) {
     if (!S_ISREG(st.st_mode) || st.st_size == 0 || st.st_size > KEY_FILE_MAX)
-      return ctr_usage(err, "%s: not a key file", key);
+      return ctr_usage(err, "origin key %s: not a key file", key);
     if (realpath(key, resolved) == NULL)
-      return ctr_fail(err, errno, "%s", key);
+      return ctr_fail(err, errno, "origin key %s", key);
+    if (keyring_cache != NULL &&
+        key_file_check(keyring_cache, key, resolved, err) < 0)
+      return -1;
     *out = strdup(resolved);
     return *out ? 0 : ctr_fail(err, ENOMEM, "key");
   }
   if (strlen(key) < 16 || strspn(key, "0123456789ABCDEFabcdef") != strlen(key))
-    return ctr_usage(err, "%s: neither a key file nor a key fingerprint", key);
-  if (asprintf(&home, "%s/gnupg", trust_dir) < 0 ||
-      asprintf(&dir, "%s/keys", trust_dir) < 0)
+    return ctr_usage(
+        err, "origin key %s: neither a key file nor a key fingerprint", key);
+  if (asprintf(&home, "%s/gnupg", trust_dir) < 0)
     return ctr_fail(err, ENOMEM, "key");
   if (vgpg_open(home, false, &g, err) < 0)
-    return ctr_wrap(err, "key %s", key);
+    return ctr_wrap(err, "origin key %s", key);
   rc = vgpg_find(g, key, false, &k, err);
   if (rc == 0) {
     rc = vgpg_export(g, k.fpr, false, &data, &len, err);
@@ -140,18 +191,19 @@ static int key_path(const char *trust_dir, const char *key, char **out,
   }
   vgpg_close(g);
   if (rc < 0)
-    return -1;
-  if (asprintf(&name, "%s.gpg", k.fpr) < 0)
+    return ctr_wrap(err, "origin key %s", key);
+  if (asprintf(&name, "%s.gpg", k.fpr) < 0 ||
+      asprintf(out, "keys/%s", name) < 0)
     return ctr_fail(err, ENOMEM, "key");
-  if (ctr_mkdir_p(AT_FDCWD, dir, 0700, err) < 0)
-    return -1;
-  {
-    cleanup_close int dfd = ctr_open_dir(AT_FDCWD, dir, err);
-    if (dfd < 0 || ctr_atomic_write(dfd, name, data, len, 0644, true, err) < 0)
-      return -1;
+  grown = realloc(c->exports, (c->nexports + 1) * sizeof(*grown));
+  if (grown == NULL) {
+    free(*out);
+    *out = NULL;
+    return ctr_fail(err, ENOMEM, "key");
   }
-  if (asprintf(out, "keys/%s", name) < 0)
-    return ctr_fail(err, ENOMEM, "key");
+  c->exports = grown;
+  c->exports[c->nexports++] =
+      (struct origin_key_export){ctr_steal(name), ctr_steal(data), len};
   return 0;
 }
 
@@ -174,42 +226,37 @@ static json_t *req_build(char *const *origins, size_t norigins,
   return req;
 }
 
-/* Write j (checked by parsing what will be written), or remove the file
- * when j requires nothing any more. */
-static int policy_write(const char *trust_dir, json_t *j, ctr_err *err) {
+/* Check j as verify will read it (nothing to check when it requires
+ * nothing any more: the file goes). */
+static int change_check(json_t *j, ctr_err *err) {
   cleanup_free char *text = NULL;
   cleanup_json json_t *check = NULL;
-  cleanup_close int dfd = -1;
   json_t *scopes = json_object_get(j, "scopes");
 
   if (scopes != NULL && json_object_size(scopes) == 0)
     json_object_del(j, "scopes");
-  if (ctr_mkdir_p(AT_FDCWD, trust_dir, 0700, err) < 0)
-    return -1;
-  dfd = ctr_open_dir(AT_FDCWD, trust_dir, err);
-  if (dfd < 0)
-    return -1;
-  if (json_object_size(j) == 0) {
-    if (unlinkat(dfd, PROVENANCE_FILE, 0) < 0 && errno != ENOENT)
-      return ctr_fail(err, errno, "remove " PROVENANCE_FILE);
-    return ctr_fsync_dir(dfd, err);
-  }
+  if (json_object_size(j) == 0)
+    return 0;
   text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   if (text == NULL)
     return ctr_fail(err, ENOMEM, PROVENANCE_FILE);
   if (origin_policy_parse(text, strlen(text), &check, err) < 0)
     return ctr_wrap(err, "refusing to write");
-  return ctr_json_save(dfd, PROVENANCE_FILE, j, true, true, err);
+  return 0;
 }
 
-int origin_policy_set(const char *trust_dir, const char *scope,
-                      char *const *origins, size_t norigins,
-                      char *const *keys, size_t nkeys, bool remove,
-                      ctr_err *err) {
-  cleanup_json json_t *j = NULL, *keyarr = json_array();
+int origin_policy_prepare(const char *trust_dir, const char *keyring_cache,
+                          const char *scope, char *const *origins,
+                          size_t norigins, char *const *keys, size_t nkeys,
+                          bool remove, struct origin_change **out,
+                          ctr_err *err) {
+  cleanup_json json_t *j = NULL, *keyarr = NULL;
+  struct origin_change *c = NULL;
   json_t *scopes, *req, *old;
   bool is_default = scope == NULL || *scope == '\0';
+  int rc = -1;
 
+  *out = NULL;
   if (!is_default && !origin_scope_valid(scope))
     return ctr_usage(err, "bad scope '%s' (want HOST[:PORT][/PATH][:TAG|@DIGEST] "
                           "or *.DOMAIN)", scope);
@@ -228,35 +275,97 @@ int origin_policy_set(const char *trust_dir, const char *scope,
   scopes = json_object_get(j, "scopes");
   old = is_default ? json_object_get(j, "default")
                    : json_object_get(scopes, scope);
+  if (remove && old == NULL)
+    return 1;
+  c = calloc(1, sizeof(*c));
+  if (c == NULL || (c->trust_dir = strdup(trust_dir)) == NULL) {
+    ctr_fail(err, ENOMEM, PROVENANCE_FILE);
+    goto out;
+  }
   if (remove) {
-    if (old == NULL)
-      return 1;
     if (is_default)
       json_object_del(j, "default");
     else
       json_object_del(scopes, scope);
-    return policy_write(trust_dir, j, err);
-  }
-  for (size_t i = 0; i < nkeys; i++) {
-    char *p = NULL;
-    if (keyarr == NULL || key_path(trust_dir, keys[i], &p, err) < 0)
-      return keyarr ? -1 : ctr_fail(err, ENOMEM, "key");
-    json_array_append_new(keyarr, json_string(p));
-    free(p);
-  }
-  req = req_build(origins, norigins, keyarr);
-  if (req == NULL)
-    return ctr_fail(err, ENOMEM, PROVENANCE_FILE);
-  if (is_default) {
-    json_object_set_new(j, "default", req);
   } else {
-    if (scopes == NULL) {
-      scopes = json_object();
-      json_object_set_new(j, "scopes", scopes);
+    if ((keyarr = json_array()) == NULL) {
+      ctr_fail(err, ENOMEM, "key");
+      goto out;
     }
-    json_object_set_new(scopes, scope, req);
+    for (size_t i = 0; i < nkeys; i++) {
+      char *p = NULL;
+      if (key_path(trust_dir, keyring_cache, keys[i], c, &p, err) < 0)
+        goto out;
+      json_array_append_new(keyarr, json_string(p));
+      free(p);
+    }
+    req = req_build(origins, norigins, keyarr);
+    if (req == NULL) {
+      ctr_fail(err, ENOMEM, PROVENANCE_FILE);
+      goto out;
+    }
+    if (is_default) {
+      json_object_set_new(j, "default", req);
+    } else {
+      if (scopes == NULL) {
+        scopes = json_object();
+        json_object_set_new(j, "scopes", scopes);
+      }
+      json_object_set_new(scopes, scope, req);
+    }
   }
-  return policy_write(trust_dir, j, err);
+  if (change_check(j, err) < 0)
+    goto out;
+  c->file = ctr_steal(j);
+  *out = c;
+  c = NULL;
+  rc = 0;
+out:
+  origin_change_free(c);
+  return rc;
+}
+
+/* The keys first, so provenance.json never names a file not there yet;
+ * then the file itself, or its removal when it requires nothing. */
+int origin_policy_commit(struct origin_change *c, ctr_err *err) {
+  cleanup_free char *dir = NULL;
+  cleanup_close int dfd = -1, kfd = -1;
+
+  if (c->nexports > 0) {
+    if (asprintf(&dir, "%s/keys", c->trust_dir) < 0)
+      return ctr_fail(err, ENOMEM, "key");
+    if (ctr_mkdir_p(AT_FDCWD, dir, 0700, err) < 0 ||
+        (kfd = ctr_open_dir(AT_FDCWD, dir, err)) < 0)
+      return -1;
+    for (size_t i = 0; i < c->nexports; i++)
+      if (ctr_atomic_write(kfd, c->exports[i].name, c->exports[i].data,
+                           c->exports[i].len, 0644, true, err) < 0)
+        return -1;
+  }
+  if (ctr_mkdir_p(AT_FDCWD, c->trust_dir, 0700, err) < 0)
+    return -1;
+  dfd = ctr_open_dir(AT_FDCWD, c->trust_dir, err);
+  if (dfd < 0)
+    return -1;
+  if (json_object_size(c->file) == 0) {
+    if (unlinkat(dfd, PROVENANCE_FILE, 0) < 0 && errno != ENOENT)
+      return ctr_fail(err, errno, "remove " PROVENANCE_FILE);
+    return ctr_fsync_dir(dfd, err);
+  }
+  return ctr_json_save(dfd, PROVENANCE_FILE, c->file, true, true, err);
+}
+
+int origin_policy_set(const char *trust_dir, const char *scope,
+                      char *const *origins, size_t norigins,
+                      char *const *keys, size_t nkeys, bool remove,
+                      ctr_err *err) {
+  struct origin_change *c = NULL;
+  int rc = origin_policy_prepare(trust_dir, NULL, scope, origins, norigins,
+                                 keys, nkeys, remove, &c, err);
+  if (rc == 0)
+    rc = origin_policy_commit(c, err);
+  origin_change_free(c);
+  return rc;
 }
 
 /* The requirement for ref (most specific scope, else default) and the
@@ -381,7 +490,7 @@ static int judge(const json_t *req, const json_t *entry,
 
 int origin_policy_check(const char *trust_dir, const char *keyring_cache,
                         const char *ref, const char *digest,
-                        struct verify_report *r, ctr_err *err) {
+                        struct verify_report *r, time_t *until, ctr_err *err) {
   cleanup_json json_t *policy = NULL, *entry = NULL;
   struct vgpg *g = NULL;
   struct attest_event ev = {0};
@@ -432,6 +541,8 @@ int origin_policy_check(const char *trust_dir, const char *keyring_cache,
   vgpg_close(g);
   if (rc == 0)
     rc = judge(req, entry, &ev, json_array_size(keys) > 0, r, err);
+  if (rc == 0 && json_array_size(keys) > 0)
+    *until = (time_t)json_integer_value(json_object_get(entry, "not_after"));
   attest_event_free(&ev);
   return rc;
 }

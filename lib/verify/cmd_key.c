@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/lock.h"
 #include "verify/cmd.h"
 #include "verify/cmd_int.h"
 #include "verify/gpg.h"
@@ -30,6 +32,136 @@ struct key_opts {
   const char *output, *uid, *expire;
 };
 
+/* ---- the copies policies name: trust/keys/<FPR>.gpg ----
+ * `policy set --signed-by FPR` and `--origin-signed-by FPR` copy a key of
+ * the keyring there, and verification reads only the copy. So that a
+ * change to the key here (a revocation above all) takes effect, import
+ * copies changed keys again, and rm refuses a key a policy still names.
+ * Both hold the lock policy edits take (trust-policy). */
+
+#define POLICY_FILE_MAX (4u << 20)
+
+static char *snapshot_path(const char *trust, const char *fpr) {
+  char *s;
+  if (asprintf(&s, "%s/keys/%s.gpg", trust, fpr) < 0)
+    return NULL;
+  return s;
+}
+
+/* Copy every key of the keyring that has a copy in trust/keys again
+ * where it differs: atomically, fsynced, as policy set writes it. */
+static int refresh_snapshots(struct vgpg *g, const char *trust, ctr_err *err) {
+  cleanup_free char *dir = NULL;
+  cleanup_close int dfd = -1;
+  struct vgpg_key *keys = NULL;
+  size_t nk = 0;
+  int rc = 0;
+
+  if (asprintf(&dir, "%s/keys", trust) < 0)
+    return ctr_fail(err, ENOMEM, "keys");
+  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return errno == ENOENT ? 0 : ctr_fail(err, errno, "%s", dir);
+  if (vgpg_list(g, false, &keys, &nk, err) < 0)
+    return -1;
+  for (size_t i = 0; i < nk && rc == 0; i++) {
+    cleanup_free char *name = NULL, *old = NULL, *now = NULL;
+    size_t oldlen = 0, nowlen = 0;
+    if (asprintf(&name, "%s.gpg", keys[i].fpr) < 0) {
+      rc = ctr_fail(err, ENOMEM, "keys");
+      break;
+    }
+    if (faccessat(dfd, name, F_OK, 0) != 0)
+      continue;
+    rc = vgpg_export(g, keys[i].fpr, false, &now, &nowlen, err);
+    if (rc == 0)
+      rc = ctr_read_file(dfd, name, POLICY_FILE_MAX, &old, &oldlen, err);
+    if (rc == 0 && (oldlen != nowlen || memcmp(old, now, nowlen) != 0))
+      rc = ctr_atomic_write(dfd, name, now, nowlen, 0644, true, err);
+    if (rc < 0)
+      rc = ctr_wrap(err, "update %s/%s", dir, name);
+  }
+  vgpg_keys_free(keys, nk);
+  return rc;
+}
+
+/* Whether the keyPath/keyPaths of j (a policy.json or provenance.json,
+ * at any depth) name the file st is; relative paths are under trust. */
+static bool names_file(const json_t *j, const char *trust,
+                       const struct stat *st) {
+  const char *k;
+  json_t *v;
+  size_t i;
+  if (json_is_array(j)) {
+    json_array_foreach(j, i, v) {
+      if (names_file(v, trust, st))
+        return true;
+    }
+    return false;
+  }
+  if (!json_is_object(j))
+    return false;
+  json_object_foreach((json_t *)j, k, v) {
+    bool paths = strcmp(k, "keyPaths") == 0 && json_is_array(v);
+    size_t n = paths ? json_array_size(v) : 1;
+    if (strcmp(k, "keyPath") != 0 && !paths) {
+      if (names_file(v, trust, st))
+        return true;
+      continue;
+    }
+    for (i = 0; i < n; i++) {
+      const char *s = json_string_value(paths ? json_array_get(v, i) : v);
+      cleanup_free char *full = NULL;
+      struct stat fst;
+      if (s == NULL || *s == '\0')
+        continue;
+      if (s[0] != '/' && asprintf(&full, "%s/%s", trust, s) < 0)
+        continue;
+      if (stat(full ? full : s, &fst) == 0 && fst.st_dev == st->st_dev &&
+          fst.st_ino == st->st_ino)
+        return true;
+    }
+  }
+  return false;
+}
+
+/* The policy file (policy.json, provenance.json) that names fpr's copy
+ * in trust/keys, or NULL (malloc'd path). A file that does not parse
+ * is searched as text: a broken policy must not let its key go. */
+static int snapshot_user(const char *trust, const char *fpr, char **user,
+                         ctr_err *err) {
+  static const char *const files[] = {"policy.json", "provenance.json"};
+  cleanup_free char *snap = snapshot_path(trust, fpr);
+  struct stat st;
+
+  *user = NULL;
+  if (snap == NULL)
+    return ctr_fail(err, ENOMEM, "keys");
+  if (stat(snap, &st) != 0)
+    return 0;
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    cleanup_free char *path = NULL, *buf = NULL, *needle = NULL;
+    cleanup_json json_t *j = NULL;
+    size_t len = 0;
+    bool named;
+    if (asprintf(&path, "%s/%s", trust, files[i]) < 0 ||
+        asprintf(&needle, "%s.gpg", fpr) < 0)
+      return ctr_fail(err, ENOMEM, "keys");
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+      continue;
+    if (ctr_read_file(AT_FDCWD, path, POLICY_FILE_MAX, &buf, &len, err) < 0)
+      return -1;
+    j = json_loadb(buf, len, 0, NULL);
+    named = j != NULL ? names_file(j, trust, &st)
+                      : memmem(buf, len, needle, strlen(needle)) != NULL;
+    if (named) {
+      *user = ctr_steal(path);
+      return 0;
+    }
+  }
+  return 0;
+}
+
 static int key_import(const struct ctr_paths *paths, int n, char **args,
                       ctr_err *err) {
   cleanup_free char *home = NULL;
@@ -38,6 +170,7 @@ static int key_import(const struct ctr_paths *paths, int n, char **args,
   char **fprs = NULL;
   size_t len = 0, nf = 0;
   cleanup_free char *trust = NULL;
+  cleanup_close int lock = -1;
   const char *undo;
   int rc;
 
@@ -61,6 +194,11 @@ static int key_import(const struct ctr_paths *paths, int n, char **args,
   trust = verify_trust_dir(paths);
   if (trust == NULL)
     return ctr_fail(err, ENOMEM, "key import");
+  /* Held from the import to the last copy refreshed: a policy set in
+   * between would copy the key as it was. */
+  lock = ctr_lock(paths, "trust-policy", LOCK_EX, err);
+  if (lock < 0)
+    return ctr_wrap(err, "key import %s", args[0]);
   /* What a failed first import must take away again: the keyring, or
    * the whole trust directory when this made it. */
   undo = access(trust, F_OK) != 0  ? trust
@@ -69,6 +207,15 @@ static int key_import(const struct ctr_paths *paths, int n, char **args,
   if (vgpg_open(home, true, &g, err) < 0)
     return ctr_wrap(err, "key import %s", args[0]);
   rc = vgpg_import(g, data, len, &fprs, &nf, err);
+  if (rc == 0 && refresh_snapshots(g, trust, err) < 0) {
+    /* The keyring has the key: say what is left to do. */
+    for (size_t i = 0; i < nf; i++)
+      free(fprs[i]);
+    free(fprs);
+    vgpg_close(g);
+    return ctr_wrap(
+        err, "key import %s: imported, but a policy's copy is stale", args[0]);
+  }
   vgpg_close(g);
   if (rc < 0) {
     /* Leave no empty keyring behind a failed first import. */
@@ -235,16 +382,27 @@ static int key_export(const struct ctr_paths *paths, const struct key_opts *o,
 static int key_rm(const struct ctr_paths *paths, const struct key_opts *o,
                   int n, char **args, ctr_err *err) {
   cleanup_free char *host = NULL;
+  cleanup_free char *trust = verify_trust_dir(paths);
+  cleanup_close int lock = -1;
   struct vgpg *g = NULL;
   struct vgpg_key *found;
   int rc = 0;
 
   if (n < 1)
     return ctr_usage(err, "key rm needs a key fingerprint");
+  if (trust == NULL)
+    return ctr_fail(err, ENOMEM, "key rm");
   if (vgpg_signing_key(paths, &host, err) < 0)
     return ctr_wrap(err, "key rm");
   if (open_existing(paths, args[0], &g, err) < 0)
     return ctr_wrap(err, "key rm %s", args[0]);
+  /* No policy set may copy a key between the check below and its
+   * removal. */
+  lock = ctr_lock(paths, "trust-policy", LOCK_EX, err);
+  if (lock < 0) {
+    vgpg_close(g);
+    return ctr_wrap(err, "key rm");
+  }
   found = calloc((size_t)n, sizeof(*found));
   if (found == NULL) {
     vgpg_close(g);
@@ -261,6 +419,18 @@ static int key_rm(const struct ctr_paths *paths, const struct key_opts *o,
                     "key rm %s: it has a secret part here: use --secret to "
                     "remove it too",
                     args[i]);
+    else {
+      /* Removing it here would not stop the policy trusting its copy. */
+      cleanup_free char *user = NULL;
+      rc = snapshot_user(trust, found[i].fpr, &user, err);
+      if (rc < 0)
+        rc = ctr_wrap(err, "key rm %s", args[i]);
+      else if (user != NULL)
+        rc = ctr_fail(err, 0,
+                      "key rm %s: %s names its copy %s/keys/%s.gpg: change "
+                      "the policy first",
+                      args[i], user, trust, found[i].fpr);
+    }
   }
   for (int i = 0; i < n && rc == 0; i++) {
     rc = vgpg_delete(g, found[i].fpr, o->secret, err);

@@ -431,11 +431,17 @@ static int set_scope(json_t *policy, const char *scope, json_t *req,
   return 0;
 }
 
+/* Every check runs before anything is written: the policy side (keys
+ * resolved, the new policy.json parsed as verify will) and the origin side
+ * (origin_policy_prepare); only then the exported keys, policy.json and
+ * provenance.json. So bad input anywhere leaves trust/ as it was. */
 static int policy_set(const struct ctr_paths *paths, const struct set_opts *o,
                       ctr_err *err) {
   cleanup_free char *trust_dir = verify_trust_dir(paths);
+  cleanup_free char *cache = NULL;
   cleanup_json json_t *policy = NULL;
   cleanup_close int lock = -1;
+  struct origin_change *origin = NULL;
   struct key_ref keys[MAX_LIST];
   size_t nkeys = 0;
   json_t *req = NULL;
@@ -468,8 +474,7 @@ static int policy_set(const struct ctr_paths *paths, const struct set_opts *o,
     }
     if (set_scope(policy, o->scope, req, err) < 0)
       goto out;
-    /* Check before anything is written: a bad --exact-reference or
-     * --remap fails here. */
+    /* A bad --exact-reference or --remap fails here. */
     {
       cleanup_free char *text = json_dumps(policy, 0);
       struct policy *p = NULL;
@@ -484,16 +489,26 @@ static int policy_set(const struct ctr_paths *paths, const struct set_opts *o,
       }
       policy_free(p);
     }
-    if (write_exported_keys(trust_dir, keys, nkeys, err) < 0 ||
-        policy_write(trust_dir, policy, err) < 0)
+  }
+  if (o->norigins > 0 || o->norigin_keys > 0) {
+    cache = verify_keyring_cache(paths);
+    if (cache == NULL) {
+      ctr_fail(err, ENOMEM, "policy");
+      goto out;
+    }
+    if (origin_policy_prepare(trust_dir, cache, o->scope, o->origins,
+                              o->norigins, o->origin_keys, o->norigin_keys,
+                              false, &origin, err) < 0)
       goto out;
   }
-  if ((o->norigins > 0 || o->norigin_keys > 0) &&
-      origin_policy_set(trust_dir, o->scope, o->origins, o->norigins,
-                        o->origin_keys, o->norigin_keys, false, err) < 0)
+  if (policy != NULL && (write_exported_keys(trust_dir, keys, nkeys, err) < 0 ||
+                         policy_write(trust_dir, policy, err) < 0))
+    goto out;
+  if (origin != NULL && origin_policy_commit(origin, err) < 0)
     goto out;
   ret = 0;
 out:
+  origin_change_free(origin);
   key_refs_free(keys, nkeys);
   return ret;
 }
@@ -505,8 +520,10 @@ static int policy_rm(const struct ctr_paths *paths, const struct set_opts *o,
   cleanup_free char *trust_dir = verify_trust_dir(paths);
   cleanup_json json_t *policy = NULL, *prov = NULL;
   cleanup_close int lock = -1;
+  struct origin_change *origin = NULL;
   json_t *transports, *docker;
   bool in_policy, in_prov;
+  int ret = -1;
 
   if (o->scope == NULL || *o->scope == '\0')
     return ctr_usage(
@@ -531,6 +548,10 @@ static int policy_rm(const struct ctr_paths *paths, const struct set_opts *o,
     return ctr_fail(err, 0, "no %s for scope %s",
                     o->origin_only ? "origin requirement" : "requirements",
                     o->scope);
+  /* Both changes checked before either is written. */
+  if (in_prov && origin_policy_prepare(trust_dir, NULL, o->scope, NULL, 0, NULL,
+                                       0, true, &origin, err) < 0)
+    return -1;
   if (in_policy) {
     json_object_del(docker, o->scope);
     if (json_object_size(docker) == 0)
@@ -538,12 +559,14 @@ static int policy_rm(const struct ctr_paths *paths, const struct set_opts *o,
     if (json_object_size(transports) == 0)
       json_object_del(policy, "transports");
     if (policy_write(trust_dir, policy, err) < 0)
-      return -1;
+      goto out;
   }
-  if (in_prov &&
-      origin_policy_set(trust_dir, o->scope, NULL, 0, NULL, 0, true, err) < 0)
-    return -1;
-  return 0;
+  if (origin != NULL && origin_policy_commit(origin, err) < 0)
+    goto out;
+  ret = 0;
+out:
+  origin_change_free(origin);
+  return ret;
 }
 
 /* ---- import ---- */

@@ -21,6 +21,7 @@
 #include "verify/attest.h"
 #include "verify/cmd.h"
 #include "verify/cmd_int.h"
+#include "verify/gpg.h"
 #include "verify/policy_int.h"
 #include "verify/sigstore.h"
 
@@ -355,9 +356,13 @@ static int judge(const struct ctr_paths *paths, const char *name,
       policy_evaluate_image(p, trust_dir, keyrings, ref, digest, indexes,
                             *index ? 1 : 0, sigs, nsigs, r, &until, err) < 0)
     goto out;
-  if (prov != NULL &&
-      origin_policy_check(trust_dir, keyrings, ref, digest, r, err) < 0)
-    goto out;
+  if (prov != NULL) {
+    /* The key that signed the origin statement bounds the verdict too. */
+    time_t origin_until = 0;
+    if (origin_policy_check(trust_dir, keyrings, ref, digest, r, &origin_until, err) < 0)
+      goto out;
+    until = vgpg_earlier(until, origin_until);
+  }
   if (verify_report_accepted(r))
     policy_cache_store(verdicts, &key, r, until);
   else

@@ -281,20 +281,30 @@ static int listing_keys(const json_t *listing, bool secret_only,
 }
 
 /* The key of a saved listing whose primary key or a subkey has the
- * fingerprint (or long key id) want; NULL if none. */
-static const json_t *listing_find(const json_t *listing, const char *want) {
+ * fingerprint (or long key id) want; NULL if none. *sub_expires
+ * (optional) gets that subkey's expiry (0: never). */
+static const json_t *listing_find(const json_t *listing, const char *want,
+                                  time_t *sub_expires) {
   size_t i, j, wl = strlen(want);
   const json_t *k, *sub;
   json_array_foreach(json_object_get(listing, "keys"), i, k) {
     json_array_foreach(json_object_get(k, "subkeys"), j, sub) {
       const char *f = json_string_value(sub);
       size_t fl = f ? strlen(f) : 0;
-      if (fl >= wl && strcasecmp(f + fl - wl, want) == 0)
+      if (fl >= wl && strcasecmp(f + fl - wl, want) == 0) {
+        if (sub_expires != NULL)
+          *sub_expires = (time_t)json_integer_value(
+              json_array_get(json_object_get(k, "subkey_expires"), j));
         return k;
+      }
     }
   }
   return NULL;
 }
+
+/* The listing format: 2 added subkey_expires (a verdict's not_after
+ * needs the signing subkey's expiry); an older one is made again. */
+#define LISTING_VERSION 2
 
 /* The listing to save beside a new throw-away keyring: every key with
  * the fingerprints of all its subkeys (a signature names the subkey). */
@@ -309,18 +319,24 @@ static int listing_make(struct vgpg *g, json_t **out, ctr_err *err) {
     return gpg_fail(err, e, "list keys");
   while ((e = gpgme_op_keylist_next(g->ctx, &k)) == 0) {
     struct vgpg_key one;
-    json_t *subs = json_array(), *obj;
+    json_t *subs = json_array(), *subexp = json_array(), *obj;
     if (key_fill(k, &one, err) < 0) {
       json_decref(subs);
+      json_decref(subexp);
       gpgme_key_unref(k);
       gpgme_op_keylist_end(g->ctx);
       return -1;
     }
-    for (gpgme_subkey_t sk = k->subkeys; sk != NULL && subs; sk = sk->next)
-      if (sk->fpr)
+    for (gpgme_subkey_t sk = k->subkeys; sk != NULL && subs && subexp;
+         sk = sk->next)
+      if (sk->fpr) {
         json_array_append_new(subs, json_string(sk->fpr));
-    obj = json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:b, s:b, s:b, s:b}", "fpr",
-                    one.fpr, "subkeys", subs ? subs : json_array(), "uid",
+        json_array_append_new(subexp,
+                              json_integer(sk->expires > 0 ? sk->expires : 0));
+      }
+    obj = json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:b, s:b, s:b, s:b}",
+                    "fpr", one.fpr, "subkeys", subs ? subs : json_array(),
+                    "subkey_expires", subexp ? subexp : json_array(), "uid",
                     one.uid, "algo", one.algo, "created",
                     (json_int_t)one.created, "expires", (json_int_t)one.expires,
                     "revoked", one.revoked, "expired", one.expired, "disabled",
@@ -336,7 +352,7 @@ static int listing_make(struct vgpg *g, json_t **out, ctr_err *err) {
   gpgme_op_keylist_end(g->ctx);
   if (gpgme_err_code(e) != GPG_ERR_EOF)
     return gpg_fail(err, e, "list keys");
-  *out = json_pack("{s:O}", "keys", arr);
+  *out = json_pack("{s:i, s:O}", "version", LISTING_VERSION, "keys", arr);
   return *out ? 0 : ctr_fail(err, ENOMEM, "list keys");
 }
 
@@ -452,7 +468,7 @@ int vgpg_find(struct vgpg *g, const char *fpr, bool secret,
               struct vgpg_key *key, ctr_err *err) {
   cleanup_key gpgme_key_t k = NULL;
   if (g->listing != NULL && !secret && fpr_arg_valid(fpr)) {
-    const json_t *lk = listing_find(g->listing, fpr);
+    const json_t *lk = listing_find(g->listing, fpr, NULL);
     if (lk == NULL)
       return no_key(err, fpr, secret);
     return listing_fill(lk, key, err);
@@ -464,50 +480,123 @@ int vgpg_find(struct vgpg *g, const char *fpr, bool secret,
   return key_fill(k, key, err);
 }
 
+/* A set of fingerprints, in the order first seen. */
+struct fpr_list {
+  char **v; /* NULL-terminated */
+  size_t n;
+  bool oom;
+};
+
+static void fpr_list_add(struct fpr_list *l, const char *fpr) {
+  char **nv;
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], fpr) == 0)
+      return;
+  nv = realloc(l->v, (l->n + 2) * sizeof(*nv));
+  if (nv == NULL) {
+    l->oom = true;
+    return;
+  }
+  l->v = nv;
+  if ((nv[l->n] = strdup(fpr)) == NULL) {
+    l->oom = true;
+    return;
+  }
+  nv[++l->n] = NULL;
+}
+
+static void fpr_list_free(struct fpr_list *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof(*l));
+}
+
+/* gpg names the key a bare revocation certificate is for only in its
+ * KEY_CONSIDERED status line: gpgme's import result has no entry then. */
+static gpgme_error_t considered_cb(void *opaque, const char *keyword,
+                                   const char *args) {
+  char fpr[VGPG_FPR_LEN + 1];
+  if (strcmp(keyword, "KEY_CONSIDERED") == 0 && args != NULL &&
+      strspn(args, "0123456789ABCDEF") == VGPG_FPR_LEN) {
+    memcpy(fpr, args, VGPG_FPR_LEN);
+    fpr[VGPG_FPR_LEN] = '\0';
+    fpr_list_add(opaque, fpr);
+  }
+  return 0;
+}
+
 int vgpg_import(struct vgpg *g, const void *data, size_t len, char ***fprs,
                 size_t *n, ctr_err *err) {
   cleanup_data gpgme_data_t in = NULL;
+  struct fpr_list out = {0}, considered = {0};
   gpgme_import_result_t r;
   gpgme_error_t e;
-  char **v = NULL;
-  size_t used = 0;
+  bool changed;
+  int considered_n;
 
   e = gpgme_data_new_from_mem(&in, data, len, 0);
   if (e != 0)
     return gpg_fail(err, e, "import keys");
-  e = gpgme_op_import(g->ctx, in);
-  if (e != 0)
+  /* gpg applies a bare revocation certificate, then dies for want of a
+   * trustdb.gpg (which trust-model always never makes) before it reports
+   * anything; a model with a trustdb makes one. Imports only: reading
+   * and verifying stay on gpg.conf's always. */
+  e = gpgme_set_ctx_flag(g->ctx, "trust-model", "pgp");
+  if (e == 0)
+    e = gpgme_set_ctx_flag(g->ctx, "full-status", "1");
+  if (e == 0) {
+    gpgme_set_status_cb(g->ctx, considered_cb, &considered);
+    e = gpgme_op_import(g->ctx, in);
+    gpgme_set_status_cb(g->ctx, NULL, NULL);
+  }
+  gpgme_set_ctx_flag(g->ctx, "full-status", "0");
+  gpgme_set_ctx_flag(g->ctx, "trust-model", "always");
+  if (e != 0) {
+    fpr_list_free(&considered);
     return gpg_fail(err, e, "import keys");
+  }
   r = gpgme_op_import_result(g->ctx);
-  if (r == NULL || r->considered == 0)
+  if (r == NULL || r->considered == 0) {
+    fpr_list_free(&considered);
     return ctr_fail(err, 0, "no OpenPGP keys in the input");
-  for (gpgme_import_status_t s = r->imports; s != NULL; s = s->next) {
-    bool dup = false;
-    char **nv;
-    if (s->result != 0 || s->fpr == NULL)
-      continue;
-    for (size_t i = 0; i < used && !dup; i++)
-      dup = strcmp(v[i], s->fpr) == 0;
-    if (dup)
-      continue;
-    nv = realloc(v, (used + 2) * sizeof(*v));
-    if (nv == NULL || (nv[used] = strdup(s->fpr)) == NULL) {
-      v = nv ? nv : v;
-      for (size_t i = 0; i < used; i++)
-        free(v[i]);
-      free(v);
-      return ctr_fail(err, ENOMEM, "import keys");
-    }
-    v = nv;
-    v[++used] = NULL;
   }
-  if (used == 0) {
-    free(v);
+  for (gpgme_import_status_t s = r->imports; s != NULL; s = s->next)
+    if (s->result == 0 && s->fpr != NULL)
+      fpr_list_add(&out, s->fpr);
+  /* What changed a key already there (new_revocations counts bare
+   * revocation certificates, the rest merged key material) is an import
+   * too: the keyring is not as it was. */
+  changed = r->new_revocations > 0 || r->new_signatures > 0 ||
+            r->new_sub_keys > 0 || r->new_user_ids > 0;
+  considered_n = r->considered;
+  /* r is gone once the keyring is listed below. A revoked key the input
+   * concerned: revoked by it, or by the same certificate before (which
+   * gpg counts nowhere; importing it again is as harmless as a key). */
+  for (size_t i = 0; i < considered.n; i++) {
+    gpgme_key_t k = NULL;
+    ctr_err ignore = NULL;
+    if (key_lookup(g, considered.v[i], false, &k, &ignore) == 0 && k != NULL &&
+        k->revoked)
+      fpr_list_add(&out, k->fpr);
+    if (k != NULL)
+      gpgme_key_unref(k);
+    ctr_err_free(&ignore);
+  }
+  fpr_list_free(&considered);
+  if (out.oom) {
+    fpr_list_free(&out);
+    return ctr_fail(err, ENOMEM, "import keys");
+  }
+  if (out.n == 0 && !changed) {
+    fpr_list_free(&out);
     return ctr_fail(err, 0, "no usable OpenPGP keys in the input (%d rejected)",
-                    r->considered);
+                    considered_n);
   }
-  *fprs = v;
-  *n = used;
+  if (out.v == NULL && (out.v = calloc(1, sizeof(*out.v))) == NULL)
+    return ctr_fail(err, ENOMEM, "import keys");
+  *fprs = out.v;
+  *n = out.n;
   return 0;
 }
 
@@ -673,26 +762,42 @@ static int verdict_reject(struct vgpg_verdict *v, ctr_err *err, const char *fmt,
 }
 
 /* The primary key's fingerprint for a signature made by it or one of its
- * subkeys (policies and trust/keys name primary keys). */
-static void primary_fpr(struct vgpg *g, const char *sigfpr,
-                        char out[VGPG_FPR_LEN + 1]) {
+ * subkeys (policies and trust/keys name primary keys), and when the key
+ * stops being good for that signature: the earlier of the signing
+ * subkey's expiry and the primary key's (0: never). */
+static void signer_key(struct vgpg *g, const char *sigfpr,
+                       char out[VGPG_FPR_LEN + 1], time_t *not_after) {
   gpgme_key_t k = NULL;
   ctr_err e = NULL;
+  size_t wl = strlen(sigfpr);
   snprintf(out, VGPG_FPR_LEN + 1, "%s", sigfpr);
+  *not_after = 0;
   if (g->listing != NULL && sigfpr[0] != '\0') {
-    const json_t *lk = listing_find(g->listing, sigfpr);
-    if (lk != NULL)
+    time_t sub = 0;
+    const json_t *lk = listing_find(g->listing, sigfpr, &sub);
+    if (lk != NULL) {
       snprintf(out, VGPG_FPR_LEN + 1, "%s", ctr_json_str(lk, "fpr") ?: "");
+      *not_after = vgpg_earlier(
+          sub, (time_t)json_integer_value(json_object_get(lk, "expires")));
+    }
     return;
   }
   if (sigfpr[0] == '\0' || key_lookup(g, sigfpr, false, &k, &e) < 0) {
     ctr_err_free(&e);
     return;
   }
-  if (k != NULL) {
-    snprintf(out, VGPG_FPR_LEN + 1, "%s", k->fpr);
-    gpgme_key_unref(k);
+  if (k == NULL)
+    return;
+  snprintf(out, VGPG_FPR_LEN + 1, "%s", k->fpr);
+  for (gpgme_subkey_t sk = k->subkeys; sk != NULL; sk = sk->next) {
+    size_t fl = sk->fpr ? strlen(sk->fpr) : 0;
+    /* The primary key bounds every subkey; the signing one bounds too. */
+    if (sk == k->subkeys ||
+        (fl >= wl && strcasecmp(sk->fpr + fl - wl, sigfpr) == 0))
+      *not_after =
+          vgpg_earlier(*not_after, sk->expires > 0 ? (time_t)sk->expires : 0);
   }
+  gpgme_key_unref(k);
 }
 
 /* Why one signature is not valid, in the terms of gpgme's result (the
@@ -736,6 +841,7 @@ int vgpg_verify(struct vgpg *g, const void *sig, size_t siglen,
   const char *why;
   gpgme_error_t e;
   size_t count = 0;
+  time_t sig_expires, key_expires;
 
   memset(v, 0, sizeof(*v));
   if (siglen == 0)
@@ -766,10 +872,11 @@ int vgpg_verify(struct vgpg *g, const void *sig, size_t siglen,
   s = r->signatures;
   why = sig_problem(s);
   snprintf(sigfpr, sizeof(sigfpr), "%s", s->fpr ? s->fpr : "");
+  sig_expires = s->exp_timestamp > 0 ? (time_t)s->exp_timestamp : 0;
   /* Listing keys on this context ends the verify result: s is gone. */
   s = NULL;
   r = NULL;
-  primary_fpr(g, sigfpr, v->fpr);
+  signer_key(g, sigfpr, v->fpr, &key_expires);
   if (why != NULL)
     return verdict_reject(v, err, "Invalid GPG signature by key %s: %s",
                           v->fpr[0] ? v->fpr : "(unknown)", why);
@@ -777,6 +884,7 @@ int vgpg_verify(struct vgpg *g, const void *sig, size_t siglen,
       data_to_buf(&plain, &v->payload, &v->payload_len, err) < 0)
     return -1;
   v->valid = true;
+  v->not_after = vgpg_earlier(sig_expires, key_expires);
   return 0;
 }
 
@@ -843,17 +951,29 @@ static int keyring_fill(const char *dir, const void *const *blocks,
 }
 
 /* Open a complete throw-away keyring, with its listing when it has one
- * (an unreadable one only costs speed: gpg lists instead). */
+ * (an unreadable one only costs speed: gpg lists instead). A listing of
+ * an older format (the cache is on a tmpfs that outlives upgrades) is
+ * made again, once. */
 static int keyring_open(const char *dir, struct vgpg **out, ctr_err *err) {
   cleanup_free char *path = NULL;
   ctr_err ignore = NULL;
   if (ctx_new(dir, out, err) < 0)
     return -1;
-  if (asprintf(&path, "%s/keys.json", dir) >= 0 &&
-      ctr_json_load_object(AT_FDCWD, path, 1 << 20, &(*out)->listing, &ignore) <
-          0)
+  if (asprintf(&path, "%s/keys.json", dir) < 0)
+    return 0;
+  if (ctr_json_load_object(AT_FDCWD, path, 1 << 20, &(*out)->listing, &ignore) <
+      0)
     (*out)->listing = NULL;
   ctr_err_free(&ignore);
+  if ((*out)->listing != NULL &&
+      json_integer_value(json_object_get((*out)->listing, "version")) !=
+          LISTING_VERSION) {
+    json_decref((*out)->listing);
+    (*out)->listing = NULL;
+    if (listing_make(*out, &(*out)->listing, &ignore) == 0)
+      ctr_json_save(AT_FDCWD, path, (*out)->listing, false, false, &ignore);
+    ctr_err_free(&ignore);
+  }
   return 0;
 }
 

@@ -37,7 +37,10 @@ struct vgpg_key {
 };
 void vgpg_keys_free(struct vgpg_key *keys, size_t n);
 
-/* Import key blocks; the fingerprints imported (or already there). */
+/* Import key blocks; the fingerprints imported (or already there), and
+ * the keys a bare revocation certificate revoked. A revocation, new user
+ * ids, signatures or subkeys for a key already there count as imported
+ * (they change the keyring). */
 int vgpg_import(struct vgpg *g, const void *data, size_t len, char ***fprs,
                 size_t *n, ctr_err *err);
 int vgpg_list(struct vgpg *g, bool secret_only, struct vgpg_key **keys,
@@ -68,6 +71,10 @@ struct vgpg_verdict {
   char *reason;               /* NULL when valid */
   char *payload;              /* the signed message's content (not detached) */
   size_t payload_len;
+  /* When a valid verdict stops holding by itself (0: never): the earliest
+   * of the signature's own expiry, the signing subkey's and the primary
+   * key's. A cached verdict must not outlive it. */
+  time_t not_after;
 };
 void vgpg_verdict_free(struct vgpg_verdict *v);
 /* Check an OpenPGP message (data NULL: its content lands in v->payload)
@@ -75,6 +82,11 @@ void vgpg_verdict_free(struct vgpg_verdict *v);
 int vgpg_verify(struct vgpg *g, const void *sig, size_t siglen,
                 const void *data, size_t datalen, struct vgpg_verdict *v,
                 ctr_err *err);
+
+/* The earlier of two expiry times where 0 means never. */
+static inline time_t vgpg_earlier(time_t a, time_t b) {
+  return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
 
 /* ctr's keyring in the layout and the host's signing key. */
 /* $CTR_ROOT/trust/gnupg, malloc'd (NULL when out of memory). */

@@ -34,7 +34,8 @@ int policy_evaluate(const struct policy *p, const char *trust_dir,
                     const char *digest, const struct sig_blob *sigs,
                     size_t nsigs, struct verify_report *r, ctr_err *err);
 /* Same, and *valid_until gets when the verdict stops holding by itself:
- * the earliest expiry of a key whose signature was accepted (0: never). */
+ * the earliest of the accepted signature's own expiry and its signing
+ * subkey's and primary key's (0: never). */
 int policy_evaluate_until(const struct policy *p, const char *trust_dir,
                           const char *keyring_cache, const char *ref,
                           const char *digest, const struct sig_blob *sigs,

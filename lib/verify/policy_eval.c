@@ -156,7 +156,8 @@ struct sig_outcome {
   char *reason; /* when not accepted */
   char *signer; /* fingerprint, when accepted */
   char *identity;
-  const char *via; /* the index the signature covered, or NULL */
+  const char *via;  /* the index the signature covered, or NULL */
+  time_t not_after; /* the verdict's (vgpg_verdict), when accepted */
 };
 
 static int reject_with(struct sig_outcome *o, ctr_err *err, const char *fmt,
@@ -215,6 +216,7 @@ static int check_signature(struct vgpg *g, const struct pr *r,
   else {
     o->accepted = true;
     o->via = *via ? via : NULL;
+    o->not_after = v.not_after;
     o->signer = strdup(v.fpr);
     o->identity = strdup(pl.docker_reference);
     if (o->signer == NULL || o->identity == NULL)
@@ -226,7 +228,8 @@ static int check_signature(struct vgpg *g, const struct pr *r,
 }
 
 /* The accepted signature's line in the report, with who signed it; the
- * key's expiry bounds how long the verdict may be cached. */
+ * signature's own expiry and its key's (subkey and primary) bound how
+ * long the verdict may be cached. */
 static int report_accepted(struct vgpg *g, const struct sig_blob *sig,
                            const struct sig_outcome *o,
                            struct verify_report *rep, time_t *valid_until,
@@ -240,8 +243,7 @@ static int report_accepted(struct vgpg *g, const struct sig_blob *sig,
     return verify_report_add(rep, false, "signedBy", err,
                              "Signature by key %s is not accepted", o->signer);
   }
-  if (key.expires != 0 && (*valid_until == 0 || key.expires < *valid_until))
-    *valid_until = key.expires;
+  *valid_until = vgpg_earlier(*valid_until, o->not_after);
   ret = verify_report_add(
       rep, true, "signedBy", err, "signature-%d by %s%s%s%s for %s%s%s",
       sig->index, key.fpr, key.uid && *key.uid ? " (" : "",
