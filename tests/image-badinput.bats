@@ -37,18 +37,8 @@ mkbad() {
   mkimage --name bad:1 --break "$kind" "$@" "$out"
 }
 
-# After `run --separate-stderr`: exit STATUS, exactly one line on stderr,
-# "ctr-image: " first, and every WORD in it (case-insensitive).
-assert_error() {
-  local want=$1 w
-  shift
-  [ "$status" -eq "$want" ] || fail "exit $status, expected $want; stderr: $stderr"
-  [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr is not one line: $stderr"
-  [[ "$stderr" == "ctr-image: "?* ]] || fail "stderr lacks the ctr-image: prefix: $stderr"
-  for w in "$@"; do
-    [[ "${stderr,,}" == *"${w,,}"* ]] || fail "stderr lacks '$w': $stderr"
-  done
-}
+# After `run --separate-stderr`: see assert_tool_error (helpers/common).
+assert_error() { assert_tool_error ctr-image "$@"; }
 
 assert_store_unchanged() {
   diff <(echo "$BEFORE") <(store_listing) || fail "the store changed"

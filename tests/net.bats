@@ -22,18 +22,8 @@ teardown() {
   done
 }
 
-# After `run --separate-stderr`: exit STATUS, exactly one line on stderr,
-# "ctr-net: " first, and every WORD in it (case-insensitive).
-assert_error() {
-  local want=$1 w
-  shift
-  [ "$status" -eq "$want" ] || fail "exit $status, expected $want; stderr: $stderr"
-  [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr is not one line: $stderr"
-  [[ "$stderr" == "ctr-net: "?* ]] || fail "stderr lacks the ctr-net: prefix: $stderr"
-  for w in "$@"; do
-    [[ "${stderr,,}" == *"${w,,}"* ]] || fail "stderr lacks '$w': $stderr"
-  done
-}
+# After `run --separate-stderr`: see assert_tool_error (helpers/common).
+assert_error() { assert_tool_error ctr-net "$@"; }
 
 # A fake container (a directory under containers/) and a lease it holds,
 # as host-local writes them: "<id>\r\n<ifname>".

@@ -37,18 +37,8 @@ chain() { echo "$CTR_ROOT/trust/attestations/${1#sha256:}"; }
 # The statement inside an envelope file.
 statement() { jq -r .payload "$1" | base64 -d; }
 
-# After `run --separate-stderr`: exit STATUS, one stderr line with the
-# ctr-verify: prefix holding every WORD.
-assert_error() {
-  local want=$1 w
-  shift
-  [ "$status" -eq "$want" ] || fail "exit $status, expected $want; stderr: $stderr"
-  [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr is not one line: $stderr"
-  [[ "$stderr" == "ctr-verify: "?* ]] || fail "stderr lacks the prefix: $stderr"
-  for w in "$@"; do
-    [[ "$stderr" == *"$w"* ]] || fail "stderr lacks '$w': $stderr"
-  done
-}
+# After `run --separate-stderr`: see assert_tool_error (helpers/common).
+assert_error() { assert_tool_error ctr-verify "$@"; }
 
 trust_unchanged() {
   diff <(echo "$BEFORE") <(store_listing) || fail "the store or trust tree changed"

@@ -19,18 +19,8 @@ teardown() {
   gpg_kill_agents
 }
 
-# After `run --separate-stderr`: exit STATUS, one stderr line starting
-# "ctr-verify: " and holding every WORD (case-insensitive).
-assert_error() {
-  local want=$1 w
-  shift
-  [ "$status" -eq "$want" ] || fail "exit $status, expected $want; stderr: $stderr"
-  [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr is not one line: $stderr"
-  [[ "$stderr" == "ctr-verify: "?* ]] || fail "stderr lacks the prefix: $stderr"
-  for w in "$@"; do
-    [[ "${stderr,,}" == *"${w,,}"* ]] || fail "stderr lacks '$w': $stderr"
-  done
-}
+# After `run --separate-stderr`: see assert_tool_error (helpers/common).
+assert_error() { assert_tool_error ctr-verify "$@"; }
 
 # The store as it is now; after a failure it must be the same. gpg's
 # agent sockets come and go with the agent, so they are left out.

@@ -592,3 +592,19 @@ int lookaside_store(const char *base, const char *repo_path, const char *digest,
   }
   return ctr_fsync_dir(dfd, err);
 }
+
+int lookaside_find(const char *registries_d, const char *identity, bool write,
+                   char **base, ctr_err *err) {
+  struct lookaside_config cfg;
+  bool must_exist;
+  const char *dir = lookaside_config_dir(registries_d, &must_exist), *b;
+  int ret = 0;
+  *base = NULL;
+  if (lookaside_config_load(dir, must_exist, &cfg, err) < 0)
+    return -1;
+  b = lookaside_base(&cfg, identity, write);
+  if (b != NULL && (*base = strdup(b)) == NULL)
+    ret = ctr_fail(err, ENOMEM, "lookaside");
+  lookaside_config_free(&cfg);
+  return ret;
+}

@@ -61,6 +61,12 @@ void lookaside_config_free(struct lookaside_config *c);
 const char *lookaside_base(const struct lookaside_config *c, const char *identity,
                            bool write);
 
+/* The configuration of registries_d (lookaside_config_dir's rules) read,
+ * and the base for identity in it: *base a copy, or NULL when none is
+ * configured. */
+int lookaside_find(const char *registries_d, const char *identity, bool write,
+                   char **base, ctr_err *err);
+
 /* How registries.d scopes and the policy name the image of ref (any
  * reference ctr-image takes): "docker.io/library/busybox:latest", or
  * host/path@digest when ref has a digest. Caller frees; NULL with err. */

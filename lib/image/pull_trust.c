@@ -48,20 +48,15 @@ static int make_tmp(const struct ctr_paths *paths, struct pull_sigs *s, ctr_err 
  * own default directory). */
 static int fetch_sigs(struct pull *p, const struct ctr_paths *paths, struct pull_sigs *s,
                       ctr_err *err) {
-  struct lookaside_config cfg;
-  bool must_exist;
-  const char *dir = lookaside_config_dir(p->o->registries_d, &must_exist), *base;
-  int ret = 0;
-  if (lookaside_config_load(dir, must_exist, &cfg, err) < 0)
+  cleanup_free char *base = NULL;
+  if (lookaside_find(p->o->registries_d, s->identity, false, &base, err) < 0)
     return -1;
-  base = lookaside_base(&cfg, s->identity, false);
-  if (base != NULL) {
-    ctr_debug("signatures of %s@%s from %s", s->identity, s->top, base);
-    if (make_tmp(paths, s, err) < 0 || lookaside_fetch(base, p->repo, s->top, s->tmp, &s->n, err) < 0)
-      ret = ctr_wrap(err, "signatures");
-  }
-  lookaside_config_free(&cfg);
-  return ret;
+  if (base == NULL)
+    return 0;
+  ctr_debug("signatures of %s@%s from %s", s->identity, s->top, base);
+  if (make_tmp(paths, s, err) < 0 || lookaside_fetch(base, p->repo, s->top, s->tmp, &s->n, err) < 0)
+    return ctr_wrap(err, "signatures");
+  return 0;
 }
 
 int pull_trust_check(struct pull *p, const struct ctr_paths *paths, const char *top_digest,

@@ -114,23 +114,19 @@ static int sign(struct push *p, const struct ctr_paths *paths, const char *name,
 }
 
 static int find_staging(struct push *p, struct push_sigs *s, ctr_err *err) {
-  struct lookaside_config cfg;
-  bool must_exist;
-  const char *dir = lookaside_config_dir(p->o->registries_d, &must_exist), *base;
-  int ret = 0;
-  if (lookaside_config_load(dir, must_exist, &cfg, err) < 0)
+  char *base = NULL;
+  cleanup_free char *path = NULL;
+  if (lookaside_find(p->o->registries_d, s->identity, true, &base, err) < 0)
     return -1;
-  base = lookaside_base(&cfg, s->identity, true);
-  if (base != NULL) {
-    cleanup_free char *path = lookaside_file_path(base, err);
-    if (path == NULL)
-      ret = ctr_fail(err, 0, "lookaside %s: signatures can only be written to file:// "
-                             "locations", base);
-    else if ((s->staging = strdup(base)) == NULL)
-      ret = ctr_fail(err, ENOMEM, "push");
+  if (base == NULL)
+    return 0;
+  if ((path = lookaside_file_path(base, err)) == NULL) {
+    ctr_fail(err, 0, "lookaside %s: signatures can only be written to file:// locations", base);
+    free(base);
+    return -1;
   }
-  lookaside_config_free(&cfg);
-  return ret;
+  s->staging = base;
+  return 0;
 }
 
 int push_trust_prepare(struct push *p, const struct ctr_paths *paths, const char *name,

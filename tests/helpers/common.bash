@@ -80,3 +80,17 @@ index_digest() {
 blob() {
   cat "$CTR_ROOT/images/blobs/sha256/${1#sha256:}"
 }
+
+# After `run --separate-stderr`: exit STATUS, exactly one line on stderr,
+# "TOOL: " first, and every WORD in it (case-insensitive). Each suite
+# wraps it as its own assert_error for the tool it tests.
+assert_tool_error() {
+  local tool=$1 want=$2 w
+  shift 2
+  [ "$status" -eq "$want" ] || fail "exit $status, expected $want; stderr: $stderr"
+  [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr is not one line: $stderr"
+  [[ "$stderr" == "$tool: "?* ]] || fail "stderr lacks the $tool: prefix: $stderr"
+  for w in "$@"; do
+    [[ "${stderr,,}" == *"${w,,}"* ]] || fail "stderr lacks '$w': $stderr"
+  done
+}
