@@ -72,15 +72,18 @@ for b in tests/*.bats; do
   fi
 done
 
-# Short fuzz runs (the long ones are `make fuzz`).
+# Short fuzz runs (the long ones are `make fuzz`): each target replays its
+# seed corpus and mutates for 8 s, so 13 targets stay under two minutes of
+# a suite that must finish in 20.
+FUZZ_CHECK_SECONDS=${FUZZ_CHECK_SECONDS:-8}
 if [ "${CTR_SKIP_FUZZ:-0}" != 1 ]; then
   if make -s fuzz-build > "$LOG" 2>&1; then
     for f in build-fuzz/fuzz/fuzz_*; do
       [ -x "$f" ] || continue
       n=$(basename "$f")
       corpus=$(mktemp -d /tmp/ctr-fuzz.XXXXXX)
-      if "$f" -max_total_time="${FUZZ_CHECK_SECONDS:-15}" -rss_limit_mb=2048 "$corpus" "tests/fuzz/corpus/$n" > "$LOG" 2>&1; then
-        echo "ok - fuzz $n (${FUZZ_CHECK_SECONDS:-15}s)"
+      if "$f" -max_total_time="$FUZZ_CHECK_SECONDS" -rss_limit_mb=2048 "$corpus" "tests/fuzz/corpus/$n" > "$LOG" 2>&1; then
+        echo "ok - fuzz $n (${FUZZ_CHECK_SECONDS}s)"
         pass=$((pass + 1))
       else
         tail -40 "$LOG"
