@@ -115,7 +115,7 @@ find_in_cgroup() { # pid of the process in the container's cgroup whose argv is 
   grep -q ":/ctr/$CID\$" "/proc/$SLEEPER/cgroup"
   # /proc/PID/exe is the probe in the container, not ctr-exec (CVE-2019-5736)
   cmp "/proc/$SLEEPER/exe" "$CTR_ROOT/containers/$CID/rootfs/probe"
-  ! cmp -s "/proc/$SLEEPER/exe" "$(command -v ctr-exec)"
+  ! cmp -s "/proc/$SLEEPER/exe" "$(command -v ctr-exec)" || fail "the process is ctr-exec itself"
   [ "$(readlink "/proc/$SLEEPER/fd/1")" = /dev/null ]
   [ "$(readlink "/proc/$SLEEPER/ns/pid")" = "$(readlink "/proc/$INIT/ns/pid")" ]
   [ "$(readlink "/proc/$SLEEPER/root")" = / ]

@@ -115,7 +115,7 @@ await_status() {
   [ "$status" -eq 125 ]
   assert_output "ctr-run: ctr-monitor is not installed beside ctr-run: No such file or directory"
   id=$(jq -r .id "$CTR_ROOT"/containers/*/state.json | head -1)
-  ! grep -q "$CTR_ROOT/containers/$id/rootfs" /proc/self/mountinfo
+  ! grep -q "$CTR_ROOT/containers/$id/rootfs" /proc/self/mountinfo || fail "its rootfs is still mounted"
   [ ! -e /sys/fs/cgroup/memory/ctr/"$id" ]
   [ "$(jq -r .status "$CTR_ROOT/containers/$id/state.json")" = exited ]
 }

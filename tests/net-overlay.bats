@@ -324,8 +324,8 @@ fdb() {
   # learns nothing from it and answers nobody off its list
   on 1 ctr-net update ov --peer-rm 192.168.77.13
   [ "$(fdb 1)" = 192.168.77.12 ]
-  ! pings c1 10.50.13.2
-  ! pings c3 10.50.11.2
+  ! pings c1 10.50.13.2 || fail "c1 reached 10.50.13.2"
+  ! pings c3 10.50.11.2 || fail "c3 reached 10.50.11.2"
   pings c1 10.50.12.2
   pings c2 10.50.13.2
   # and back

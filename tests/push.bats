@@ -365,7 +365,7 @@ EOF
   assert_failure 1
   [ "$stderr" = "ctr-image: push img:1 $F/badman:1: manifest $m: manifest invalid" ]
   # no manifest is sent before every blob is there
-  ! grep -q '^PUT /v2/\(deny\|noname\|limit\)/manifests' "$W/requests.log"
+  ! grep -q '^PUT /v2/\(deny\|noname\|limit\)/manifests' "$W/requests.log" || fail "a manifest was sent"
   [ "$(store_listing)" = "$before" ]
   run --separate-stderr ctr-image push img:1 "$F/busy:1"
   assert_success
@@ -470,7 +470,7 @@ EOF
   # a pull writing it holds its flock; here, the test's shell does
   exec 7<"$CTR_ROOT/images/.partial/$b"
   flock -n 7
-  ! flock -n "$CTR_ROOT/images/.partial/$b" true
+  ! flock -n "$CTR_ROOT/images/.partial/$b" true || fail "the partial is not locked"
   run ctr-image prune
   assert_success
   assert_output --regexp "^Removed 0 blobs, 0 layers, 0 dangling images, 1 temp file; reclaimed 2[0-9.]*kB$"

@@ -307,7 +307,7 @@ wait_file() { # wait up to 10 s for a non-empty file
   mkdir "$BATS_TEST_TMPDIR/src" && echo secret > "$BATS_TEST_TMPDIR/src/s"
   run ctr-run --rm -v "$BATS_TEST_TMPDIR/src:/mnt/x/y" evil:1 /bin/sh -c 'cat /mnt/x/y/s; ls /etc'
   [ -z "$(ls -A "$outside")" ]
-  ! grep -q "$outside" /proc/self/mountinfo
+  ! grep -q "$outside" /proc/self/mountinfo || fail "$outside is mounted"
   no_leftovers
 }
 
@@ -338,7 +338,7 @@ wait_exited() { # wait up to 15 s for a container's state.json to say exited
   jq -e '.time | test("^[0-9-]+T[0-9:.]+Z$")' "$log" >/dev/null
   [ "$(jq -r .exit_code "$CTR_ROOT/containers/$id/state.json")" = 0 ]
   [ ! -e "$run_file" ]
-  ! grep -q "$CTR_ROOT/containers/$id" /proc/self/mountinfo
+  ! grep -q "$CTR_ROOT/containers/$id" /proc/self/mountinfo || fail "its mounts are still there"
   [ -z "$(cgroup_children)" ]
   rm -rf "$CTR_ROOT/containers/$id"
 }

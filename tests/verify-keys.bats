@@ -348,7 +348,7 @@ payload_of() {
   assert_success
   assert_output "$dir/signature-2"
   [ "$(ls "$dir")" = "$(printf 'signature-1\nsignature-2')" ]
-  ! cmp -s "$dir/signature-1" "$dir/signature-2"
+  ! cmp -s "$dir/signature-1" "$dir/signature-2" || fail "the two signatures are the same bytes"
   # no temp files left behind
   [ -z "$(find "$CTR_ROOT/trust/sigstore" -name '.*')" ]
 }
